@@ -1,0 +1,152 @@
+"""The architecture zoo: keras.applications bases with preprocessing inside and a softmax head.
+
+Importing this module does not import Keras or TensorFlow (the Snakefile validates schedules with
+it at parse time); the builders import Keras when called.
+
+ImageNet weights come from the real Keras path (``weights="imagenet"``): Keras downloads the
+no-top weight file once into ``$KERAS_HOME/models/`` (``KERAS_HOME`` is read when Keras is first
+imported) and reuses it from there offline when its hash matches.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MOBILENET_V2_ROWS = (96, 128, 160, 192, 224)
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What the workflow needs to know about one architecture without building it.
+
+    Attributes:
+        name: keras.applications constructor name.
+        preprocessing: ImageNet input mode (``caffe``, ``torch``, ``tf``) or ``none`` when the
+            base scales its own inputs (EfficientNet families).
+        min_size: smallest input side keras.applications accepts without top.
+        n_layers: ``len(base.layers)`` of ``<name>(include_top=False, pooling="avg",
+            weights=None)``; EfficientNetB* gain one Normalization layer with ImageNet weights.
+        imagenet_file: name of the no-top ImageNet weight file under ``$KERAS_HOME/models``
+            (``{rows}``: MobileNetV2's weights depend on the input side).
+    """
+
+    name: str
+    preprocessing: str
+    min_size: int
+    n_layers: int
+    imagenet_file: str
+
+
+ARCHITECTURES = {spec.name: spec for spec in (
+    ArchSpec("ResNet50", "caffe", 32, 176, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ArchSpec("VGG16", "caffe", 32, 20, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ArchSpec("DenseNet121", "torch", 32, 428, "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ArchSpec("Xception", "tf", 71, 133, "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ArchSpec("EfficientNetB2", "none", 32, 340, "efficientnetb2_notop.h5"),
+    ArchSpec("MobileNetV2", "tf", 32, 155,
+             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"),
+    ArchSpec("NASNetMobile", "tf", 32, 770, "nasnet_mobile_no_top.h5"),
+    ArchSpec("EfficientNetV2S", "none", 32, 514, "efficientnetv2-s_notop.h5"),
+    ArchSpec("InceptionResNetV2", "tf", 75, 781,
+             "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+)}
+
+
+def validate_schedule(arch, layers):
+    """Check an architecture name and its trainable-layer counts (no Keras import).
+
+    Raises:
+        ValueError: unknown architecture, or a count outside ``0..n_layers``.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"architectures.{arch}: unknown architecture; choose from {', '.join(ARCHITECTURES)}")
+    n_layers = ARCHITECTURES[arch].n_layers
+    for n in layers:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= n_layers:
+            raise ValueError(f"architectures.{arch}: {n!r} trainable layers requested but {arch} has "
+                             f"{n_layers} layers (allowed 0..{n_layers})")
+
+
+def build_base(arch, input_shape, weights):
+    """``<arch>(include_top=False, pooling="avg")`` with the requested weights.
+
+    Args:
+        arch: a key of ARCHITECTURES.
+        input_shape: (height, width, 3); must be at least the architecture's min_size.
+        weights: ``imagenet``, ``none``, or a path to a weights file for the base (loaded with
+            ``load_weights`` after building with ``weights=None``; EfficientNetB* then lack the
+            ImageNet Normalization layer).
+    """
+    from keras import applications
+
+    spec = ARCHITECTURES[arch]
+    constructor = getattr(applications, spec.name)
+    if weights == "imagenet":
+        return constructor(include_top=False, pooling="avg", weights="imagenet", input_shape=tuple(input_shape))
+    base = constructor(include_top=False, pooling="avg", weights=None, input_shape=tuple(input_shape))
+    if weights != "none":
+        base.load_weights(weights)
+    return base
+
+
+def build_classifier(arch, n_classes, input_shape, weights):
+    """Input -> [Resizing] -> ImageNet preprocessing -> base(training=False) -> Dense softmax.
+
+    Inputs smaller than the architecture's min_size (Xception 71, InceptionResNetV2 75) are
+    upsampled to min_size by a Resizing layer before the base; layer and parameter counts of
+    the base do not depend on the input size.
+
+    Returns:
+        (model, base): the functional classifier and its keras.applications base.
+    """
+    import keras
+
+    from astrotune.models.layers import ImagenetPreprocessing
+
+    spec = ARCHITECTURES[arch]
+    height, width, channels = input_shape
+    base_shape = (max(height, spec.min_size), max(width, spec.min_size), channels)
+    base = build_base(arch, base_shape, weights)
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    if base_shape != tuple(input_shape):
+        x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
+    if spec.preprocessing != "none":
+        x = ImagenetPreprocessing(spec.preprocessing, name="preprocess")(x)
+    x = base(x, training=False)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=f"{arch}_classifier"), base
+
+
+def load_model(path):
+    """Load a classifier saved as ``.keras`` (safe mode on; registers the preprocessing layer)."""
+    import keras
+
+    import astrotune.models.layers  # noqa: F401  (registers ImagenetPreprocessing)
+
+    model = keras.saving.load_model(path)
+    model.jit_compile = False  # as in training: XLA compilation of these graphs costs more than it saves
+    return model
+
+
+def fetch_imagenet_weights(arch, input_shape=None):
+    """Let Keras fetch (or find) the no-top ImageNet weights of ``arch`` in ``$KERAS_HOME/models``.
+
+    Args:
+        arch: a key of ARCHITECTURES.
+        input_shape: the training input shape; only MobileNetV2 keeps per-size weight files
+            (sides 96-224; any other side uses the 224 file).
+
+    Returns:
+        List with the path of the weight file Keras uses.
+    """
+    spec = ARCHITECTURES[arch]
+    side = 224 if input_shape is None else max(input_shape[0], spec.min_size)
+    build_base(arch, (side, side, 3), "imagenet")
+    square = input_shape is None or input_shape[0] == input_shape[1]
+    rows = side if square and side in MOBILENET_V2_ROWS else 224
+    keras_home = Path(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")))
+    path = keras_home / "models" / spec.imagenet_file.format(rows=rows)
+    if not path.is_file():
+        raise FileNotFoundError(f"{arch}: Keras loaded ImageNet weights but {path} does not exist")
+    return [str(path)]

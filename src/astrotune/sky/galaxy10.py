@@ -1,0 +1,206 @@
+"""Galaxy10 DECaLS and Galaxy10 SDSS: published locations and checksums, class names, packing.
+
+Galaxy10 DECaLS (Leung & Bovy; Zenodo record 10845026): ``Galaxy10_DECals.h5`` with datasets
+``images`` (17736, 256, 256, 3) uint8, ``ans`` (17736,) uint8, ``ra``, ``dec``, ``redshift``, ``pxscale``.
+Galaxy10 SDSS (astroNN; Zenodo record 10844811): ``Galaxy10.h5`` with ``images`` (21785, 69, 69, 3)
+uint8 and ``ans``. Class names are those of the data sets' READMEs, in label order (commas left out of
+the SDSS names, which the config schema does not allow).
+"""
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image
+
+from astrotune.data.store import PackedDataset, write_dataset
+from astrotune.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Galaxy10Variant:
+    """One published Galaxy10 file."""
+
+    source: str
+    title: str
+    filename: str
+    url: str
+    sha256: str
+    size: int
+    pixel_scale: float
+    class_names: tuple
+
+
+VARIANTS = {
+    "decals": Galaxy10Variant(
+        source="galaxy10_decals",
+        title="Galaxy10 DECaLS",
+        filename="Galaxy10_DECals.h5",
+        url="https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5",
+        sha256="19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571",
+        size=256,
+        pixel_scale=0.262,
+        class_names=(
+            "Disturbed Galaxies", "Merging Galaxies", "Round Smooth Galaxies",
+            "In-between Round Smooth Galaxies", "Cigar Shaped Smooth Galaxies", "Barred Spiral Galaxies",
+            "Unbarred Tight Spiral Galaxies", "Unbarred Loose Spiral Galaxies",
+            "Edge-on Galaxies without Bulge", "Edge-on Galaxies with Bulge",
+        ),
+    ),
+    "sdss": Galaxy10Variant(
+        source="galaxy10_sdss",
+        title="Galaxy10 SDSS",
+        filename="Galaxy10.h5",
+        url="https://zenodo.org/records/10844811/files/Galaxy10.h5",
+        sha256="969a6b1cefcc36e09fffa86febd2f699a4aa19b837ba0427f01b0bc6ded458af",
+        size=69,
+        pixel_scale=0.396,
+        class_names=(
+            "Disk Face-on No Spiral", "Smooth Completely round", "Smooth in-between round",
+            "Smooth Cigar shaped", "Disk Edge-on Rounded Bulge", "Disk Edge-on Boxy Bulge",
+            "Disk Edge-on No Bulge", "Disk Face-on Tight Spiral", "Disk Face-on Medium Spiral",
+            "Disk Face-on Loose Spiral",
+        ),
+    ),
+}
+
+
+def resolve_download(settings):
+    """(file name, URL, expected SHA256) from the ``galaxy10`` config section; overrides win."""
+    variant = VARIANTS[settings["variant"]]
+    return variant.filename, settings.get("url") or variant.url, settings.get("sha256") or variant.sha256
+
+
+def check_classes(classes, variant):
+    """Raise InputError unless ``classes`` (config dataset.classes) are the variant's names in label order."""
+    expected = list(VARIANTS[variant].class_names)
+    if list(classes) != expected:
+        raise InputError("dataset.classes", f"{VARIANTS[variant].title} needs exactly these ten class "
+                                            f"names in label order: {expected}; got {list(classes)}")
+
+
+def stratified_indices(labels, n_per_class, seed):
+    """Sorted indices keeping at most ``n_per_class`` per label, drawn with ``seed``; None keeps all."""
+    labels = np.asarray(labels)
+    if n_per_class is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) > n_per_class:
+            members = rng.choice(members, n_per_class, replace=False)
+        elif len(members) < n_per_class:
+            log.warning("label %d has %d images, fewer than n_per_class=%d: keeping all",
+                        label, len(members), n_per_class)
+        chosen.append(members)
+    return np.sort(np.concatenate(chosen))
+
+
+def resize_images(images, size):
+    """Resize a (N, H, W, 3) uint8 batch to (N, size, size, 3) with Lanczos resampling."""
+    if images.shape[1:3] == (size, size):
+        return images
+    return np.stack([np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
+                     for image in images])
+
+
+def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per_class=None, seed=0,
+                  sha256="", config_hash="", chunk_size=256):
+    """Pack a Galaxy10 HDF5 file into the project's HDF5 schema.
+
+    Images are read ``chunk_size`` at a time and collected in a temporary memory-mapped file beside
+    ``dest_path``, so neither the source file nor the packed images need to fit in memory.
+
+    Args:
+        source_path: The downloaded ``Galaxy10_DECals.h5`` or ``Galaxy10.h5``.
+        dest_path: The packed data set to write (atomically).
+        variant: ``decals`` or ``sdss``.
+        classes: Config ``dataset.classes``; must be the variant's class names.
+        image_size: Side in pixels of the packed images.
+        n_per_class: Stratified subsample size per class (None keeps every image).
+        seed: Seed of the subsample.
+        sha256: Checksum of the source file, recorded as provenance.
+        config_hash: Hash of the config sections that shaped the output, recorded as provenance.
+        chunk_size: Images read per step.
+
+    Returns:
+        Number of packed images.
+    """
+    spec = VARIANTS[variant]
+    check_classes(classes, variant)
+    source_path, dest_path = Path(source_path), Path(dest_path)
+    try:
+        h5 = h5py.File(source_path, "r")
+    except OSError as err:
+        raise InputError(source_path, f"not a readable HDF5 file ({err})") from err
+    with h5:
+        labels = _check_layout(source_path, h5, len(spec.class_names))
+        keep = stratified_indices(labels, n_per_class, seed)
+        original_size = h5["images"].shape[1]
+        dest_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=dest_path.parent, prefix=".pack_galaxy10.") as scratch:
+            images = np.memmap(scratch, dtype=np.uint8, mode="w+", shape=(len(keep), image_size, image_size, 3))
+            for start in range(0, len(keep), chunk_size):
+                block = _read_rows(h5["images"], keep[start:start + chunk_size])
+                images[start:start + len(block)] = resize_images(block, image_size)
+            coords = {name: h5[name][:][keep].astype(np.float64) if name in h5 else np.full(len(keep), np.nan)
+                      for name in ("ra", "dec")}
+            packed = PackedDataset(
+                images=images,
+                labels=labels[keep].astype(np.int16),
+                ids=np.array([f"{spec.source}_{index:05d}" for index in keep], dtype=object),
+                ra=coords["ra"],
+                dec=coords["dec"],
+                class_names=list(spec.class_names),
+                provenance={
+                    "source": spec.source,
+                    "data_release": spec.title,
+                    "source_file": source_path.name,
+                    "sha256": sha256,
+                    "pixel_scale": spec.pixel_scale,
+                    "original_size": original_size,
+                    "image_size": image_size,
+                    "n_original": len(labels),
+                    "n_per_class": n_per_class,
+                    "config_hash": config_hash,
+                },
+            )
+            write_dataset(dest_path, packed)
+            del images
+    log.info("packed %d of %d %s images at %dx%d into %s", len(keep), len(labels), spec.title,
+             image_size, image_size, dest_path)
+    return len(keep)
+
+
+def _check_layout(path, h5, n_classes):
+    """Check Galaxy10's datasets; return the labels."""
+    for name in ("images", "ans"):
+        if name not in h5:
+            raise InputError(path, f"missing dataset '{name}' (not a Galaxy10 file?)")
+    images = h5["images"]
+    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2] or images.dtype != np.uint8:
+        raise InputError(path, f"dataset 'images' must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
+    labels = h5["ans"][:]
+    if labels.shape != (images.shape[0],):
+        raise InputError(path, f"dataset 'ans' has shape {labels.shape}, expected ({images.shape[0]},)")
+    if len(labels) == 0:
+        raise InputError(path, "dataset 'ans' is empty")
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise InputError(path, f"dataset 'ans' has values outside 0..{n_classes - 1}")
+    for name in ("ra", "dec"):
+        if name in h5 and h5[name].shape != labels.shape:
+            raise InputError(path, f"dataset '{name}' has shape {h5[name].shape}, expected {labels.shape}")
+    return labels.astype(np.int64)
+
+
+def _read_rows(dataset, rows):
+    """Rows (sorted, unique) of an HDF5 dataset: one slice when they are contiguous."""
+    if rows[-1] - rows[0] + 1 == len(rows):
+        return dataset[rows[0]:rows[-1] + 1]
+    return dataset[rows]

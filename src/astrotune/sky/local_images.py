@@ -1,0 +1,200 @@
+"""Index a user's JPEG/PNG images into a cutout manifest (source local_images).
+
+Two layouts: a folder with one subfolder per class (matched to the configured classes exactly, else
+ignoring case; ids are the file names without extension), or a CSV listing ``path`` and ``class``
+with optional ``id`` (or another id column), ``ra``, ``dec`` and ``sha256``. Every image is decoded
+and hashed; every problem is reported at once, by file and row, and nothing is written then.
+"""
+
+import hashlib
+import io
+import logging
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from astrotune.errors import InputError
+from astrotune.sky.manifest import write_manifest
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+_FORMATS = {"JPEG", "PNG"}
+_MAX_LISTED = 20
+
+
+def index_local_images(output, classes, *, folder=None, manifest=None, id_column="id"):
+    """Write the cutout manifest of a folder of class subfolders or of a CSV image list.
+
+    Args:
+        output: Manifest CSV to write; its ``path`` column is relative to this file's folder.
+        classes: Configured class names (dataset.classes).
+        folder: Folder with one subfolder per class; with ``manifest``, the folder its paths are
+            relative to (default: the manifest's folder).
+        manifest: CSV with columns path, class and optionally ``id_column``, ra, dec, sha256.
+        id_column: Column of ``manifest`` holding the object ids (e.g. ``objid``).
+
+    Returns:
+        The manifest rows as a DataFrame.
+    """
+    if manifest:
+        source = Path(manifest)
+        entries, problems = _read_image_list(source, Path(folder) if folder else source.parent, classes,
+                                             id_column)
+    elif folder:
+        source = Path(folder)
+        entries, problems = _scan_folder(source, classes)
+    else:
+        raise InputError("local_images", "set local_images.path (class subfolders) or local_images.manifest")
+    problems += _check_ids(entries)
+    problems += _check_classes_present(entries, classes)
+    for entry in entries:
+        problems += _check_image(entry)
+    if problems:
+        shown = "\n  ".join(problems[:_MAX_LISTED])
+        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise InputError(source, f"{len(problems)} problem(s):\n  {shown}{more}")
+    base = Path(output).resolve().parent
+    rows = pd.DataFrame([{
+        "id": entry["id"], "ra": entry["ra"], "dec": entry["dec"], "class": entry["class"],
+        "path": os.path.relpath(entry["file"].resolve(), base), "status": "ok", "attempts": 0,
+        "bytes": entry["bytes"], "sha256": entry["sha256"], "error": "", "url": "",
+    } for entry in entries])
+    write_manifest(rows, output)
+    log.info("indexed %d images from %s: %s", len(rows), source, rows["class"].value_counts().to_dict())
+    return rows
+
+
+def listed_input(settings):
+    """The file or folder named by the ``local_images`` config section (the manifest wins)."""
+    if not (settings.get("manifest") or settings.get("path")):
+        raise InputError("local_images", "set local_images.path (class subfolders) or local_images.manifest")
+    return settings.get("manifest") or settings["path"]
+
+
+def _scan_folder(folder, classes):
+    """Entries and problems of a folder with one subfolder per class."""
+    if not folder.is_dir():
+        return [], [f"{folder} is not a folder"]
+    by_name = {name.lower(): name for name in classes}
+    by_name.update({name: name for name in classes})
+    entries, problems = [], []
+    for sub in sorted(folder.iterdir()):
+        if sub.name.startswith("."):
+            continue
+        if not sub.is_dir():
+            log.info("ignoring %s: files beside the class subfolders are not images of a class", sub)
+            continue
+        label = by_name.get(sub.name, by_name.get(sub.name.lower()))
+        if label is None:
+            problems.append(f"subfolder '{sub.name}' is not one of dataset.classes {list(classes)}")
+            continue
+        for file in sorted(sub.rglob("*")):
+            if file.is_dir() or file.name.startswith("."):
+                continue
+            where = file.relative_to(folder)
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                problems.append(f"{where}: not a .jpg/.jpeg/.png file")
+                continue
+            entries.append({"where": str(where), "file": file, "class": label, "id": file.stem,
+                            "ra": math.nan, "dec": math.nan, "sha256": ""})
+    return entries, problems
+
+
+def _read_image_list(path, base, classes, id_column):
+    """Entries and problems of a CSV image list; rows are named by their line number."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot read image list ({err})") from err
+    table.columns = [column.strip() for column in table.columns]
+    required = ["path", "class"] + ([id_column] if id_column != "id" else [])
+    missing = [column for column in required if column not in table]
+    if missing:
+        raise InputError(path, f"missing columns {missing} (has {list(table.columns)})")
+    if table.empty:
+        raise InputError(path, "no rows")
+    entries, problems = [], []
+    for index, row in table.iterrows():
+        where = f"line {index + 2}"
+        file = Path(row["path"].strip())
+        file = file if file.is_absolute() else base / file
+        ident = row[id_column].strip() if id_column in table else file.stem
+        entry = {"where": f"{where} ({row['path']})", "file": file, "class": row["class"].strip(),
+                 "id": ident, "sha256": row.get("sha256", "").strip().lower()}
+        row_problems = []
+        if not row["path"].strip():
+            row_problems.append(f"{where}: column 'path' is empty")
+        if entry["class"] not in classes:
+            row_problems.append(f"{where}: column 'class' value {entry['class']!r} is not one of "
+                                f"dataset.classes {list(classes)}")
+        coords, coord_problems = _coordinates(row, where)
+        entry.update(coords)
+        row_problems += coord_problems
+        problems += row_problems
+        if not row_problems:
+            entries.append(entry)
+    return entries, problems
+
+
+def _coordinates(row, where):
+    """RA/Dec of a row in degrees (NaN when both are absent) and the problems found."""
+    values = {}
+    for name in ("ra", "dec"):
+        text = str(row.get(name, "")).strip()
+        try:
+            values[name] = float(text) if text else math.nan
+        except ValueError:
+            return {}, [f"{where}: column '{name}' value {text!r} is not a number"]
+    ra, dec = values["ra"], values["dec"]
+    if math.isnan(ra) != math.isnan(dec):
+        return {}, [f"{where}: columns 'ra' and 'dec' must be given together"]
+    if not math.isnan(ra) and not (0 <= ra < 360 and -90 <= dec <= 90):
+        return {}, [f"{where}: ra {ra} / dec {dec} outside [0, 360) / [-90, 90]"]
+    return values, []
+
+
+def _check_ids(entries):
+    """Problems with empty, unsafe or duplicate ids."""
+    problems, seen = [], {}
+    for entry in entries:
+        ident = entry["id"]
+        if not ident or ident.startswith(".") or "/" in ident or "\\" in ident:
+            problems.append(f"{entry['where']}: id {ident!r} is empty or not safe as a file name")
+        elif ident in seen:
+            problems.append(f"{entry['where']}: duplicate id {ident!r} (also {seen[ident]})")
+        else:
+            seen[ident] = entry["where"]
+    return problems
+
+
+def _check_classes_present(entries, classes):
+    """A problem when a configured class has no image at all."""
+    present = {entry["class"] for entry in entries}
+    empty = [name for name in classes if name not in present]
+    return [f"no images for classes {empty}"] if empty and entries else []
+
+
+def _check_image(entry):
+    """Hash and decode one image; fill ``bytes`` and ``sha256``; return its problems."""
+    where = entry["where"]
+    try:
+        data = entry["file"].read_bytes()
+    except OSError as err:
+        return [f"{where}: cannot read file ({err.strerror or err})"]
+    digest = hashlib.sha256(data).hexdigest()
+    if entry["sha256"] and entry["sha256"] != digest:
+        return [f"{where}: column 'sha256' is {entry['sha256']}, the file's is {digest}"]
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            kind = image.format
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
+        return [f"{where}: not a readable image ({err})"]
+    if kind not in _FORMATS:
+        return [f"{where}: image format {kind} is not JPEG or PNG"]
+    entry["bytes"], entry["sha256"] = len(data), digest
+    return []

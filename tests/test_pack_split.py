@@ -1,0 +1,101 @@
+"""Packing manifests into HDF5 and the stratified split."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from astrotune.data.pack import pack
+from astrotune.data.split import stratified_split
+from astrotune.errors import InputError
+from astrotune.io import sha256_file
+from astrotune.sky.manifest import write_manifest
+
+CLASSES = ["GALAXY", "STAR", "QSO"]
+
+
+def make_manifest(folder, statuses, size=20):
+    rows = []
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for i, status in enumerate(statuses):
+        object_id = f"o{i:03d}"
+        row = {"id": object_id, "ra": 10.0 + i, "dec": -1.0, "class": CLASSES[i % 3], "status": status}
+        if status == "ok":
+            path = folder / "images" / f"{object_id}.png"
+            Image.fromarray(np.full((size, size, 3), 10 * i, dtype=np.uint8)).save(path)
+            row |= {"path": f"images/{object_id}.png", "sha256": sha256_file(path)}
+        else:
+            row |= {"error": "HTTP 500"}
+        rows.append(row)
+    write_manifest(rows, folder / "manifest.csv")
+    return folder / "manifest.csv"
+
+
+def test_pack_resizes_sorts_and_lists_skipped(tmp_path):
+    first = make_manifest(tmp_path / "a", ["ok", "ok", "failed", "ok"])
+    dataset, skipped = pack([first], CLASSES, image_size=32, max_failed_fraction=0.5)
+    assert dataset.images.shape == (3, 32, 32, 3)
+    assert list(dataset.ids) == ["o000", "o001", "o003"]
+    assert list(dataset.labels) == [0, 1, 0]
+    assert skipped["id"].tolist() == ["o002"] and skipped["status"].tolist() == ["failed"]
+    assert dataset.provenance["n_skipped"] == 1
+
+
+def test_too_many_failures_lists_them(tmp_path):
+    manifest = make_manifest(tmp_path, ["ok", "failed", "blank", "ok"])
+    with pytest.raises(InputError, match=r"2 of 4 objects.*o001 \(failed: HTTP 500\).*o002 \(blank"):
+        pack([manifest], CLASSES, image_size=16, max_failed_fraction=0.02)
+
+
+def test_checksum_mismatch_names_manifest_and_field(tmp_path):
+    manifest = make_manifest(tmp_path, ["ok", "ok"])
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(tmp_path / "images" / "o001.png")
+    with pytest.raises(InputError, match=r"manifest.csv: column 'sha256'"):
+        pack([manifest], CLASSES, image_size=16, max_failed_fraction=0.0)
+
+
+def test_unknown_class_named(tmp_path):
+    manifest = make_manifest(tmp_path, ["ok", "ok"])
+    with pytest.raises(InputError, match=r"column 'class': 'STAR'"):
+        pack([manifest], ["GALAXY", "QSO"], image_size=16, max_failed_fraction=0.0)
+
+
+def test_duplicate_ids_across_shards(tmp_path):
+    first = make_manifest(tmp_path / "a", ["ok"])
+    second = make_manifest(tmp_path / "b", ["ok"])
+    with pytest.raises(InputError, match="more than one manifest"):
+        pack([first, second], CLASSES, image_size=16, max_failed_fraction=0.0)
+
+
+def test_shard_order_does_not_matter(tmp_path):
+    first = make_manifest(tmp_path / "a", ["ok", "ok"])
+    rows = pd.read_csv(first)
+    rows["id"] = ["p0", "p1"]
+    rows.to_csv(tmp_path / "a" / "other.csv", index=False)
+    one, _ = pack([first, tmp_path / "a" / "other.csv"], CLASSES, 16, 0.0)
+    two, _ = pack([tmp_path / "a" / "other.csv", first], CLASSES, 16, 0.0)
+    assert list(one.ids) == list(two.ids)
+    np.testing.assert_array_equal(one.images, two.images)
+
+
+def test_split_is_stratified_and_seeded():
+    labels = np.array([0] * 440 + [1] * 498 + [2] * 62)
+    ids = [f"id{i:04d}" for i in range(len(labels))]
+    split = stratified_split(ids, labels, val_fraction=0.3, seed=1)
+    assert split["subset"].value_counts().to_dict() == {"train": 700, "val": 300}
+    by_id = dict(zip(ids, labels))
+    val_labels = [by_id[i] for i in split.loc[split["subset"] == "val", "id"]]
+    assert np.bincount(val_labels).tolist() == [132, 149, 19]
+    assert split.equals(stratified_split(ids, labels, val_fraction=0.3, seed=1))
+    assert not split.equals(stratified_split(ids, labels, val_fraction=0.3, seed=2))
+
+
+def test_split_with_test_subset():
+    labels = np.repeat([0, 1, 2], 100)
+    split = stratified_split([str(i) for i in range(300)], labels, val_fraction=0.2, test_fraction=0.1, seed=0)
+    assert split["subset"].value_counts().to_dict() == {"train": 210, "val": 60, "test": 30}
+
+
+def test_split_rejects_singleton_class():
+    with pytest.raises(InputError, match="fewer than 2 objects"):
+        stratified_split(["a", "b", "c"], [0, 0, 1], val_fraction=0.3)

@@ -1,0 +1,116 @@
+"""The tiny workflow submitted through the project's SLURM profile to a real SLURM cluster.
+
+Needs a running cluster (CI: `bash .ci/slurm-cluster.sh start`); this test starts nothing itself and
+skips with the reason when no cluster answers, unless ASTROTUNE_REQUIRE_SLURM=1 (set in CI), where it fails.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_helpers import TINY_CONFIG, copy_project
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+?)/")
+TIMEOUT = 1800
+
+
+def slurm_partition():
+    """The cluster's default partition; skips (or fails when required) when there is no cluster."""
+    if shutil.which("sinfo") is None:
+        reason = "SLURM is not installed (start one with `bash .ci/slurm-cluster.sh start`)"
+    else:
+        result = subprocess.run(["sinfo", "-h", "-o", "%P %a %T"], capture_output=True, text=True, timeout=30)
+        up = [line.split() for line in result.stdout.splitlines() if " up " in f" {line} "]
+        ready = [p for p, _, state in up if state.startswith(("idle", "mixed"))]
+        if result.returncode == 0 and ready:
+            default = [p for p in ready if p.endswith("*")]
+            return (default or ready)[0].rstrip("*")
+        reason = f"no idle SLURM node answers sinfo: {(result.stderr or result.stdout).strip()!r}"
+    if os.environ.get("ASTROTUNE_REQUIRE_SLURM") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def run_interruptibly(command, cwd):
+    """Run snakemake; on timeout stop it with SIGINT, which makes the SLURM plugin cancel its jobs."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+        pytest.fail(f"snakemake did not finish within {TIMEOUT} s:\n{output[-5000:]}")
+    if process.returncode != 0:
+        pytest.fail(f"snakemake failed ({process.returncode}):\n{output[-8000:]}")
+    return output
+
+
+def scontrol_job(job_id):
+    """`scontrol show job` as a dict of its KEY=VALUE fields."""
+    text = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True,
+                          check=True, timeout=30).stdout
+    return dict(field.split("=", 1) for field in text.split() if "=" in field)
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    """The tiny workflow run with `--workflow-profile profiles/slurm`, partition set as docs/cluster.md says."""
+    partition = slurm_partition()
+    workdir = copy_project(tmp_path_factory.mktemp("slurm"), TINY_CONFIG)
+    profile_file = workdir / "profiles" / "slurm" / "config.yaml"
+    profile = yaml.safe_load(profile_file.read_text())
+    profile["default-resources"]["slurm_partition"] = partition
+    profile_file.write_text(yaml.safe_dump(profile, sort_keys=False))
+    output = run_interruptibly(
+        [sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm",
+         "--slurm-init-seconds-before-status-checks", "5"], workdir)
+    jobs = {}
+    for job_id, rule in SUBMITTED.findall(output):
+        jobs.setdefault(rule, []).append(job_id)
+    return workdir, partition, jobs, output
+
+
+def test_every_training_job_ran_as_a_slurm_job_with_one_gpu(slurm_run):
+    _, partition, jobs, output = slurm_run
+    n_models = sum(len(layers) for layers in TINY_CONFIG["architectures"].values())
+    assert len(jobs.get("train_model", [])) == n_models, output[-5000:]
+    for job_id in jobs["train_model"]:
+        job = scontrol_job(job_id)
+        assert job["JobState"] == "COMPLETED", job
+        assert job["Partition"] == partition
+        assert job["Comment"].startswith("rule_train_model_wildcards_")
+        assert job.get("TresPerJob") == "gres:gpu:1", job
+        assert job.get("CpusPerTres") == "gres:gpu:8", job
+        assert job["TimeLimit"] == "06:00:00"
+
+
+def test_other_jobs_ran_on_slurm_without_a_gpu(slurm_run):
+    _, _, jobs, _ = slurm_run
+    assert {"pack_dataset", "split_dataset", "evaluate_model", "aggregate_results"} <= set(jobs)
+    for job_id in jobs["evaluate_model"]:
+        job = scontrol_job(job_id)
+        assert job["JobState"] == "COMPLETED"
+        assert "gpu" not in job.get("TresPerJob", "") + job.get("TresPerNode", "")
+
+
+def test_outputs_are_complete(slurm_run):
+    workdir, _, _, _ = slurm_run
+    results = workdir / "results" / TINY_CONFIG["dataset"]["name"]
+    summary = pd.read_csv(results / "metrics" / "summary.csv")
+    assert len(summary) == sum(len(layers) for layers in TINY_CONFIG["architectures"].values())
+    for name in ("table2", "table3", "table4", "table5"):
+        assert (results / "tables" / f"{name}.csv").stat().st_size > 0
+    for arch in TINY_CONFIG["architectures"]:
+        assert (results / "figures" / f"accuracy_vs_layers_{arch}.png").stat().st_size > 0
+    dry_run = subprocess.run([sys.executable, "-m", "snakemake", "-n"], cwd=workdir, capture_output=True,
+                             text=True, timeout=300)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr

@@ -1,0 +1,153 @@
+"""Paper tables: truncation rule, Table 2-5 assembly and flags, writing, the study config."""
+
+from fractions import Fraction
+
+import pandas as pd
+import pytest
+import yaml
+
+from astrotune.models import paper
+from astrotune.tables import (DIFFERS, MATCHES, NOT_IN_PAPER, format_count, format_like, matches_printed, table2,
+                              table3, table4, table5, write_table)
+
+
+@pytest.mark.parametrize("value, text", [(6147, "6.1K"), (6147, "6.14K"), (3075, "3K"), (1_060_867, "1.06M"),
+                                         (8_945_667, "8.94M"), (5_504_515, "5.50M"), (416_643, "416K"),
+                                         (Fraction(36, 340), "0.10"), (Fraction(10, 20), "0.5")])
+def test_paper_truncates_to_the_printed_digits(value, text):
+    assert matches_printed(value, text)
+    assert format_like(value, text) == text
+
+
+def test_rounding_is_not_the_rule():
+    assert not matches_printed(4227, "4.23K")  # rounding would print 4.23K; the paper prints 4.22K
+    assert not matches_printed(Fraction(18, 133), "0.14")  # paper: 0.13
+    assert not matches_printed(681_603, "686K")
+
+
+@pytest.mark.parametrize("value, text", [(6147, "6.14K"), (1539, "1.53K"), (171_203, "171K"), (999, "999"),
+                                         (1000, "1.00K"), (14_456_323, "14.4M"), (23_593_859, "23.5M")])
+def test_format_count_three_significant_digits_truncated(value, text):
+    assert format_count(value) == text
+
+
+def test_paper_table5_ratios_are_truncated_ratios_of_tables_2_and_5():
+    two_class = {"MobileNetV2": 2_261_827, "NASNetMobile": 4_272_887}  # 3-class totals (Table 2 prints 2-class)
+    for arch, (layers, params, layer_ratio, param_ratio, _) in paper.TABLE5.items():
+        total_layers, total = paper.TABLE2[arch]
+        assert matches_printed(Fraction(layers, total_layers), layer_ratio), arch
+        assert matches_printed(Fraction(params, two_class.get(arch, total)), param_ratio), arch
+
+
+def test_schedules_have_82_steps():
+    assert {arch: len(s) for arch, s in paper.SCHEDULES.items()} == {
+        "ResNet50": 10, "VGG16": 14, "DenseNet121": 10, "Xception": 14, "EfficientNetB2": 14,
+        "MobileNetV2": 10, "NASNetMobile": 10}
+    assert sum(map(len, paper.SCHEDULES.values())) == 82
+
+
+def summary(arch, counts, total, total_layers, base_params, features, schedule):
+    """A hand-made architecture_summary frame."""
+    return pd.DataFrame({"arch": arch, "layers_trainable": list(counts), "trainable_params": list(counts.values()),
+                         "total_params": total, "total_layers": total_layers, "base_params": base_params,
+                         "features": features, "scheduled": [n in schedule for n in counts]})
+
+
+@pytest.fixture
+def summaries():
+    mobilenet = summary("MobileNetV2", {0: 3843, 1: 3843, 2: 3843, 3: 6403}, 2_261_827, 155, 2_257_984, 1280, [0, 3])
+    densenet = summary("DenseNet121", {34: 681_603, 35: 681_603, 36: 792_195}, 7_040_579, 428, 7_037_504, 1024, [35])
+    other = summary("EfficientNetV2S", {0: 3843, 4: 334_083}, 20_335_203, 514, 20_331_360, 1280, [0, 4])
+    return pd.concat([mobilenet, densenet, other], ignore_index=True)
+
+
+def test_table2_flags_two_class_head_and_unknown_architectures(summaries):
+    table = table2(summaries).set_index("arch")
+    assert table.loc["MobileNetV2", "layers_check"] == MATCHES
+    assert table.loc["MobileNetV2", "parameters_check"] == DIFFERS
+    assert "paper total matches a 2-class head" in table.loc["MobileNetV2", "note"]
+    assert table.loc["DenseNet121", "parameters_check"] == MATCHES and table.loc["DenseNet121", "note"] == ""
+    assert table.loc["EfficientNetV2S", "parameters_check"] == NOT_IN_PAPER
+    assert pd.isna(table.loc["EfficientNetV2S", "paper_parameters"])
+
+
+def test_table3_prints_at_paper_precision_and_explains_differences(summaries):
+    table = table3(summaries)
+    mobilenet = table[table["arch"] == "MobileNetV2"]
+    assert list(mobilenet["step"]) == ["BM0", "BM1"]
+    assert list(mobilenet["P"]) == ["3.8K", "6.4K"] and set(mobilenet["check"]) == {MATCHES}
+    densenet = table[table["arch"] == "DenseNet121"].iloc[0]
+    assert (densenet["P"], densenet["paper_P"], densenet["check"]) == ("681K", "686K", DIFFERS)
+    assert "matches no trainable-layer count of DenseNet121 (0-428)" in densenet["note"]
+    other = table[table["arch"] == "EfficientNetV2S"]
+    assert list(other["P"]) == ["3.84K", "334K"] and set(other["check"]) == {NOT_IN_PAPER}
+
+
+def test_table3_names_the_layer_count_a_misplaced_value_belongs_to():
+    frame = summary("VGG16", {0: 1539, 3: 2_361_347, 4: 4_721_155}, 14_716_227, 20, 14_714_688, 512, [4])
+    frame.loc[frame["layers_trainable"] == 4, "trainable_params"] = 2_361_347
+    frame.loc[frame["layers_trainable"] == 3, "trainable_params"] = 4_721_155
+    row = table3(frame).iloc[0]
+    assert row["check"] == DIFFERS and row["note"].startswith("paper 4.72M matches L=3, not L=4")
+
+
+def results_frame(rows):
+    return pd.DataFrame(rows, columns=["arch", "layers", "trainable_params", "total_params", "total_layers",
+                                       "accuracy"])
+
+
+def test_table5_ratios_and_ties_take_fewest_layers():
+    results = results_frame([
+        ("DenseNet121", 0, 3075, 7_040_579, 428, 0.66),
+        ("DenseNet121", 20, 369_987, 7_040_579, 428, 0.955),
+        ("DenseNet121", 10, 171_203, 7_040_579, 428, 0.955),
+        ("DenseNet121", 45, 939_203, 7_040_579, 428, 0.95),
+        ("ResNet50", 25, 8_945_667, 23_593_859, 176, 0.935),
+    ])
+    table = table5(results).set_index("arch")
+    best = table.loc["DenseNet121"]
+    assert (best["layers"], best["trainable_params"], best["accuracy"]) == (10, 171_203, 0.955)
+    assert best["layer_tuning_ratio"] == pytest.approx(10 / 428)
+    assert best["parameter_tuning_ratio"] == pytest.approx(171_203 / 7_040_579)
+    assert (best["paper_layers"], best["paper_layer_tuning_ratio"], best["paper_accuracy"]) == (10, "0.02", 0.955)
+    assert table.loc["ResNet50", "parameter_tuning_ratio"] == pytest.approx(0.3791, abs=1e-4)
+
+
+def test_table4_baselines_and_missing_baseline():
+    results = results_frame([("VGG16", 0, 1539, 14_716_227, 20, 0.5), ("VGG16", 3, 2_361_347, 14_716_227, 20, 0.7),
+                             ("ResNet50", 5, 1_060_867, 23_593_859, 176, 0.6)])
+    table = table4(results).set_index("arch")
+    assert (table.loc["VGG16", "P"], table.loc["VGG16", "paper_P"], table.loc["VGG16", "params_check"]) == (
+        "1.5K", "1.5K", MATCHES)
+    assert (table.loc["VGG16", "accuracy"], table.loc["VGG16", "paper_accuracy"]) == (0.5, 0.44)
+    assert pd.isna(table.loc["ResNet50", "accuracy"]) and "no baseline" in table.loc["ResNet50", "note"]
+
+
+def test_results_are_checked():
+    with pytest.raises(ValueError, match="accuracy"):
+        table5(pd.DataFrame({"arch": ["VGG16"], "layers": [0]}))
+    duplicated = results_frame([("VGG16", 0, 1539, 14_716_227, 20, 0.5)] * 2)
+    with pytest.raises(ValueError, match="repeat"):
+        table4(duplicated)
+
+
+def test_write_table_writes_csv_markdown_latex(summaries, tmp_path):
+    write_table(table2(summaries), tmp_path / "table2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table2.csv", "table2.md", "table2.tex"]
+    assert pd.read_csv(tmp_path / "table2.csv")["arch"].tolist() == ["MobileNetV2", "DenseNet121", "EfficientNetV2S"]
+    markdown = (tmp_path / "table2.md").read_text()
+    assert "| MobileNetV2" in markdown and "nan" not in markdown and "<NA>" not in markdown
+    assert r"paper\_parameters" in (tmp_path / "table2.tex").read_text()
+
+
+def test_study_config_is_the_papers_design(project_root):
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((project_root / "config/studies/sabeesh2022_sdss.yaml").read_text())
+    validate(config, str(project_root / "workflow/schemas/config.schema.yaml"))
+    assert config["architectures"] == paper.SCHEDULES
+    assert (config["dataset"]["source"], config["dataset"]["image_size"]) == ("sdss_query", 512)
+    assert (config["sdss"]["data_release"], config["sdss"]["n_objects"]) == (16, 1000)
+    assert (config["cutouts"]["scale"], config["cutouts"]["size"]) == (0.1, 2048)
+    assert (config["split"]["val_fraction"], config["training"]["weights"]) == (0.3, "imagenet")
+    assert config["training"]["class_weights"] is True

@@ -1,0 +1,43 @@
+# Study-level outputs: paper Tables 4 and 5, accuracy summary, figures.
+
+
+def schedule_metrics(arch):
+    return [f"results/{{dataset}}/metrics/{arch}/L{n}.json" for n in config["architectures"][arch]]
+
+
+rule aggregate_results:
+    input:
+        metrics=[f"results/{{dataset}}/metrics/{arch}/L{n}.json" for arch, n in training_jobs()],
+    output:
+        summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst",
+                       category="Accuracy"),
+        metrics="results/{dataset}/metrics/accuracy.json",
+        table4=report("results/{dataset}/tables/table4.csv", caption="../report/table4.rst",
+                      category="Paper tables"),
+        table5=report("results/{dataset}/tables/table5.csv", caption="../report/table5.rst",
+                      category="Paper tables"),
+        extra=multiext("results/{dataset}/tables/table", "4.md", "4.tex", "5.md", "5.tex"),
+    log:
+        "logs/{dataset}/aggregate_results.log",
+    script:
+        "../scripts/aggregate_results.py"
+
+
+rule plot_architecture:
+    input:
+        metrics=lambda wildcards: schedule_metrics(wildcards.arch),
+        histories=lambda wildcards: [f"results/{{dataset}}/models/{wildcards.arch}/L{n}/history.csv"
+                                     for n in config["architectures"][wildcards.arch]],
+    output:
+        accuracy=report("results/{dataset}/figures/accuracy_vs_layers_{arch}.png",
+                        caption="../report/accuracy_vs_layers.rst", category="Accuracy vs layers",
+                        subcategory="{arch}"),
+        curves=report("results/{dataset}/figures/training_curves_{arch}.png",
+                      caption="../report/training_curves.rst", category="Training curves",
+                      subcategory="{arch}"),
+    params:
+        layers=lambda wildcards: config["architectures"][wildcards.arch],
+    log:
+        "logs/{dataset}/plot_architecture/{arch}.log",
+    script:
+        "../scripts/plot_architecture.py"

@@ -1,0 +1,66 @@
+# Shared helpers: config validation, wildcard constraints, path helpers. No rules here.
+from snakemake.utils import validate
+
+from astrotune.config import config_hash
+from astrotune.models.zoo import validate_schedule
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+for _arch, _schedule in config["architectures"].items():
+    validate_schedule(_arch, _schedule)
+
+DATASET = config["dataset"]["name"]
+SOURCE = config["dataset"]["source"]
+ARCHS = list(config["architectures"])
+
+
+wildcard_constraints:
+    dataset=DATASET,
+    arch="|".join(ARCHS),
+    layers=r"\d+",
+    shard=r"\d+",
+
+
+def training_jobs():
+    """Every (arch, layers) pair of the configured schedules."""
+    return [(arch, n) for arch, schedule in config["architectures"].items() for n in schedule]
+
+
+def cutout_manifests(wildcards):
+    """Manifest CSVs the packing step reads, by data source."""
+    if SOURCE == "synthetic":
+        return [f"resources/{DATASET}/synthetic/manifest.csv"]
+    if SOURCE in ("sdss_query", "catalog"):
+        shards = config["cutouts"]["shards"]
+        return [f"resources/{DATASET}/cutouts/manifest_{i}.csv" for i in range(shards)]
+    if SOURCE == "local_images":
+        return [f"resources/{DATASET}/local_images/manifest.csv"]
+    raise ValueError(f"source {SOURCE!r} has no cutout manifests")
+
+
+def packing_provenance():
+    """Provenance attributes stored in the packed HDF5 file."""
+    if SOURCE == "synthetic":
+        scale, size, release = config["synthetic"]["pixel_scale"], config["synthetic"]["size"], "synthetic"
+    elif SOURCE in ("sdss_query", "catalog"):
+        cut = config["cutouts"]
+        scale, size, release = cut["scale"], cut["size"], f"DR{cut['data_release']}"
+    else:
+        scale, size, release = config["local_images"]["pixel_scale"] or "", "", ""
+    return {
+        "source": SOURCE,
+        "data_release": release,
+        "pixel_scale": scale,
+        "original_size": size,
+        "image_size": config["dataset"]["image_size"],
+        "config_hash": config_hash(config["dataset"], config.get(SOURCE, {}), config["cutouts"]),
+    }
+
+
+def paper_outputs():
+    """The study's tables and figures (rule all)."""
+    tables = [f"results/{DATASET}/tables/{name}.{ext}"
+              for name in ("table2", "table3", "table4", "table5") for ext in ("csv", "md", "tex")]
+    figures = [f"results/{DATASET}/figures/accuracy_vs_layers_{arch}.png" for arch in ARCHS]
+    curves = [f"results/{DATASET}/figures/training_curves_{arch}.png" for arch in ARCHS]
+    return tables + figures + curves

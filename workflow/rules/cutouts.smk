@@ -1,0 +1,21 @@
+# SkyServer ImgCutout downloads, one job per shard of the catalog. Images of all shards share one
+# folder (with each shard's resume journal); the manifests are what packing reads.
+
+
+rule download_cutouts:
+    input:
+        catalog="resources/{dataset}/catalog.csv",
+    output:
+        manifest="resources/{dataset}/cutouts/manifest_{shard}.csv",
+    params:
+        images="resources/{dataset}/cutouts/images",
+        cutouts=config["cutouts"],
+        classes=config["dataset"]["classes"],
+        max_failed_fraction=config["dataset"]["max_failed_fraction"],
+    log:
+        "logs/{dataset}/download_cutouts/{shard}.log",
+    benchmark:
+        "benchmarks/{dataset}/download_cutouts/{shard}.tsv"
+    localrule: True
+    script:
+        "../scripts/download_cutouts.py"

@@ -1,0 +1,19 @@
+# A user's folder of class subfolders or CSV list of JPEG/PNG files -> the cutout manifest packing reads.
+if SOURCE == "local_images":
+
+    from astrotune.sky.local_images import listed_input
+
+    rule index_local_images:
+        input:
+            listed_input(config["local_images"]),
+        output:
+            "resources/{dataset}/local_images/manifest.csv",
+        params:
+            folder=config["local_images"]["path"],
+            manifest=config["local_images"]["manifest"],
+            classes=config["dataset"]["classes"],
+            id_column=config["local_images"]["id_column"],
+        log:
+            "logs/{dataset}/index_local_images/index_local_images.log",
+        script:
+            "../scripts/index_local_images.py"

@@ -1,0 +1,37 @@
+# Pack the cutouts into one HDF5 file and split it.
+
+
+if SOURCE != "galaxy10":
+
+    rule pack_dataset:
+        input:
+            manifests=cutout_manifests,
+        output:
+            dataset="results/{dataset}/dataset.h5",
+            skipped="results/{dataset}/skipped.csv",
+        params:
+            classes=config["dataset"]["classes"],
+            image_size=config["dataset"]["image_size"],
+            max_failed_fraction=config["dataset"]["max_failed_fraction"],
+            provenance=packing_provenance(),
+        log:
+            "logs/{dataset}/pack_dataset.log",
+        benchmark:
+            "benchmarks/{dataset}/pack_dataset.tsv"
+        script:
+            "../scripts/pack_dataset.py"
+
+
+rule split_dataset:
+    input:
+        dataset="results/{dataset}/dataset.h5",
+    output:
+        split="results/{dataset}/split.csv",
+    params:
+        val_fraction=config["split"]["val_fraction"],
+        test_fraction=config["split"]["test_fraction"],
+        seed=config["seed"],
+    log:
+        "logs/{dataset}/split_dataset.log",
+    script:
+        "../scripts/split_dataset.py"

@@ -1,0 +1,19 @@
+"""Snakemake adapter (local rule): download an architecture's ImageNet weights into KERAS_HOME."""
+
+import json
+import os
+from pathlib import Path
+
+
+os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
+
+from astrotune.io import atomic_path, sha256_file  # noqa: E402
+from astrotune.logs import rule_logging  # noqa: E402
+from astrotune.models.zoo import fetch_imagenet_weights  # noqa: E402
+
+with rule_logging(snakemake.log[0]):
+    files = fetch_imagenet_weights(snakemake.wildcards.arch)
+    record = {"arch": snakemake.wildcards.arch, "keras_home": os.environ["KERAS_HOME"],
+              "files": {Path(f).name: sha256_file(f) for f in files}}
+    with atomic_path(snakemake.output.record) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))

@@ -1,0 +1,13 @@
+"""Rule index_local_images: a folder or CSV list of JPEG/PNG files -> the cutout manifest."""
+
+from astrotune.logs import rule_logging
+from astrotune.sky.local_images import index_local_images
+
+with rule_logging(snakemake.log[0]):
+    index_local_images(
+        snakemake.output[0],
+        snakemake.params.classes,
+        folder=snakemake.params.folder,
+        manifest=snakemake.params.manifest,
+        id_column=snakemake.params.id_column,
+    )
