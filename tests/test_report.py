@@ -14,7 +14,7 @@ import tempfile
 import pytest
 from PIL import Image
 
-from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project, run_snakemake
+from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -26,17 +26,15 @@ DATASET = TINY_CONFIG["dataset"]["name"]
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tiny_run):
     """report.html of the tiny run."""
     if CHROMIUM is None:
         reason = "Debian chromium is not installed (apt-get install chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    workdir = copy_project(tmp_path_factory.mktemp("report"), TINY_CONFIG)
-    run_snakemake(workdir)
-    run_snakemake(workdir, "--report", "report.html")
-    return workdir / "report.html"
+    run_snakemake(tiny_run, "--report", "report.html")
+    return tiny_run / "report.html"
 
 
 def chromium(report, action, tmp_path, *mode):
@@ -71,8 +69,8 @@ def test_report_is_self_contained(report):
 
 def test_table5_is_in_the_paper_tables_with_its_caption(report, tmp_path):
     listing = rendered_text(chromium(report, "app.showCategory('Paper tables');", tmp_path, "--dump-dom"))
-    assert f"results/{DATASET}/tables/table5.csv" in listing
-    info = rendered_text(chromium(report, f"app.showResultInfo({result_key('table5.csv')});", tmp_path,
+    assert f"results/{DATASET}/tables/table5.html" in listing
+    info = rendered_text(chromium(report, f"app.showResultInfo({result_key('table5.html')});", tmp_path,
                                   "--dump-dom"))
     caption = (PROJECT_ROOT / "workflow" / "report" / "table5.rst").read_text().split(":")[0]
     assert caption in info

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from astrotune.data.pack import pack
+from astrotune.data.store import write_dataset
 from astrotune.errors import InputError
 from astrotune.sky.catalog import read_catalog
 from astrotune.io import sha256_file
@@ -216,3 +218,9 @@ def test_sigkill_then_rerun_resumes_without_redownloading(server, shared_data, t
     columns = ["ra", "dec", "class", "path", "status", "bytes", "sha256", "url"]
     pd.testing.assert_frame_equal(resumed[columns].assign(path=resumed["path"].map(os.path.basename)),
                                   uninterrupted[columns].assign(path=uninterrupted["path"].map(os.path.basename)))
+    packed = []
+    for folder in (run, reference):
+        dataset, _ = pack([folder / "manifest_0.csv"], ["GALAXY", "STAR", "QSO"], 64, max_failed_fraction=1.0)
+        write_dataset(folder / "dataset.h5", dataset)
+        packed.append((folder / "dataset.h5").read_bytes())
+    assert packed[0] == packed[1]

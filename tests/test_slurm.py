@@ -40,6 +40,12 @@ def slurm_partition():
     pytest.skip(reason)
 
 
+def slurm_log_tails(workdir):
+    """The ends of the SLURM job logs the plugin kept (those of failed jobs)."""
+    logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    return "".join(f"\n== {log.relative_to(workdir)}\n{log.read_text()[-3000:]}" for log in logs)
+
+
 def run_interruptibly(command, cwd):
     """Run snakemake; on timeout stop it with SIGINT, which makes the SLURM plugin cancel its jobs."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -50,7 +56,7 @@ def run_interruptibly(command, cwd):
         output, _ = process.communicate(timeout=120)
         pytest.fail(f"snakemake did not finish within {TIMEOUT} s:\n{output[-5000:]}")
     if process.returncode != 0:
-        pytest.fail(f"snakemake failed ({process.returncode}):\n{output[-8000:]}")
+        pytest.fail(f"snakemake failed ({process.returncode}):\n{output[-8000:]}{slurm_log_tails(cwd)}")
     return output
 
 

@@ -133,7 +133,7 @@ def test_results_are_checked():
 
 def test_write_table_writes_csv_markdown_latex(summaries, tmp_path):
     write_table(table2(summaries), tmp_path / "table2")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["table2.csv", "table2.md", "table2.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table2.csv", "table2.html", "table2.md", "table2.tex"]
     assert pd.read_csv(tmp_path / "table2.csv")["arch"].tolist() == ["MobileNetV2", "DenseNet121", "EfficientNetV2S"]
     markdown = (tmp_path / "table2.md").read_text()
     assert "| MobileNetV2" in markdown and "nan" not in markdown and "<NA>" not in markdown

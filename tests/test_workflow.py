@@ -12,13 +12,6 @@ from workflow_helpers import TINY_CONFIG, copy_project, run_snakemake
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = copy_project(tmp_path_factory.mktemp("e2e"), TINY_CONFIG)
-    run_snakemake(workdir)
-    return workdir
-
-
 def planned_jobs(result):
     """Job counts per rule from a dry run's stats table."""
     counts = {}
@@ -34,8 +27,8 @@ def planned_jobs(result):
     return counts
 
 
-def test_outputs_exist(finished_run):
-    results = finished_run / "results" / "tiny"
+def test_outputs_exist(tiny_run):
+    results = tiny_run / "results" / "tiny"
     for name in ("table2", "table3", "table4", "table5"):
         for ext in ("csv", "md", "tex"):
             assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
@@ -49,16 +42,16 @@ def test_outputs_exist(finished_run):
     assert not list(results.rglob("checkpoint"))
 
 
-def test_second_run_has_nothing_to_do(finished_run):
-    result = run_snakemake(finished_run, "-n")
+def test_second_run_has_nothing_to_do(tiny_run):
+    result = run_snakemake(tiny_run, "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_editing_one_schedule_reruns_only_that_architecture(finished_run, tmp_path):
+def test_editing_one_schedule_reruns_only_that_architecture(tiny_run, tmp_path):
     workdir = copy_project(tmp_path)
     for name in ("results", "resources"):
-        (workdir / name).symlink_to(finished_run / name)
-    (workdir / ".snakemake").symlink_to(finished_run / ".snakemake")
+        (workdir / name).symlink_to(tiny_run / name)
+    (workdir / ".snakemake").symlink_to(tiny_run / ".snakemake")
     config = copy.deepcopy(TINY_CONFIG)
     config["architectures"]["MobileNetV2"] = [0, 3, 5]
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -68,9 +61,9 @@ def test_editing_one_schedule_reruns_only_that_architecture(finished_run, tmp_pa
     assert "pack_dataset" not in jobs and "render_synthetic_sky" not in jobs
 
 
-def test_same_seed_same_metrics(finished_run):
-    metrics = finished_run / "results" / "tiny" / "metrics" / "MobileNetV2" / "L3.json"
+def test_same_seed_same_metrics(tiny_run):
+    metrics = tiny_run / "results" / "tiny" / "metrics" / "MobileNetV2" / "L3.json"
     before = json.loads(metrics.read_text())
-    run_snakemake(finished_run, "--forcerun", "train_model", str(metrics.relative_to(finished_run)))
+    run_snakemake(tiny_run, "--forcerun", "train_model", str(metrics.relative_to(tiny_run)))
     after = json.loads(metrics.read_text())
     assert after == before

@@ -246,12 +246,13 @@ def _with_int_columns(frame, columns):
 
 
 def write_table(df, stem):
-    """Write ``stem``.csv, .md and .tex, each atomically; missing values print as empty cells."""
+    """Write ``stem``.csv, .md, .tex and .html, each atomically; missing values print as empty cells."""
     printable = df.astype(object).where(df.notna(), "")
     writers = {
         ".csv": lambda path: df.to_csv(path, index=False),
         ".md": lambda path: path.write_text(printable.to_markdown(index=False) + "\n"),
         ".tex": lambda path: path.write_text(printable.to_latex(index=False, escape=True)),
+        ".html": lambda path: path.write_text(printable.to_html(index=False, border=0)),
     }
     for suffix, write in writers.items():
         with atomic_path(f"{stem}{suffix}") as tmp:

@@ -1,10 +1,6 @@
 # Study-level outputs: paper Tables 4 and 5, accuracy summary, figures.
 
 
-def schedule_metrics(arch):
-    return [f"results/{{dataset}}/metrics/{arch}/L{n}.json" for n in config["architectures"][arch]]
-
-
 rule aggregate_results:
     input:
         metrics=[f"results/{{dataset}}/metrics/{arch}/L{n}.json" for arch, n in training_jobs()],
@@ -12,11 +8,13 @@ rule aggregate_results:
         summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst",
                        category="Accuracy"),
         metrics="results/{dataset}/metrics/accuracy.json",
-        table4=report("results/{dataset}/tables/table4.csv", caption="../report/table4.rst",
+        table4=report("results/{dataset}/tables/table4.html", caption="../report/table4.rst",
                       category="Paper tables"),
-        table5=report("results/{dataset}/tables/table5.csv", caption="../report/table5.rst",
+        table5=report("results/{dataset}/tables/table5.html", caption="../report/table5.rst",
                       category="Paper tables"),
-        extra=multiext("results/{dataset}/tables/table", "4.md", "4.tex", "5.md", "5.tex"),
+        extra=multiext("results/{dataset}/tables/table", "4.csv", "4.md", "4.tex", "5.csv", "5.md", "5.tex"),
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/aggregate_results.log",
     script:
@@ -25,9 +23,8 @@ rule aggregate_results:
 
 rule plot_architecture:
     input:
-        metrics=lambda wildcards: schedule_metrics(wildcards.arch),
-        histories=lambda wildcards: [f"results/{{dataset}}/models/{wildcards.arch}/L{n}/history.csv"
-                                     for n in config["architectures"][wildcards.arch]],
+        metrics=lambda wildcards: schedule_outputs(wildcards, "results/{dataset}/metrics/{arch}/L{layers}.json"),
+        histories=lambda wildcards: schedule_outputs(wildcards, f"{MODEL_DIR}/history.csv"),
     output:
         accuracy=report("results/{dataset}/figures/accuracy_vs_layers_{arch}.png",
                         caption="../report/accuracy_vs_layers.rst", category="Accuracy vs layers",
@@ -37,6 +34,8 @@ rule plot_architecture:
                       subcategory="{arch}"),
     params:
         layers=lambda wildcards: config["architectures"][wildcards.arch],
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/plot_architecture/{arch}.log",
     script:

@@ -8,6 +8,8 @@ rule summarize_architecture:
         schedule=lambda wildcards: config["architectures"][wildcards.arch],
         n_classes=len(config["dataset"]["classes"]),
         input_shape=[config["dataset"]["image_size"], config["dataset"]["image_size"], 3],
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/summarize_architecture/{arch}.log",
     benchmark:
@@ -20,11 +22,13 @@ rule architecture_tables:
     input:
         expand("results/{dataset}/architectures/{arch}.csv", dataset=DATASET, arch=ARCHS),
     output:
-        table2=report(f"results/{DATASET}/tables/table2.csv", caption="../report/table2.rst",
+        table2=report(f"results/{DATASET}/tables/table2.html", caption="../report/table2.rst",
                       category="Paper tables"),
-        table3=report(f"results/{DATASET}/tables/table3.csv", caption="../report/table3.rst",
+        table3=report(f"results/{DATASET}/tables/table3.html", caption="../report/table3.rst",
                       category="Paper tables"),
-        extra=multiext(f"results/{DATASET}/tables/table", "2.md", "2.tex", "3.md", "3.tex"),
+        extra=multiext(f"results/{DATASET}/tables/table", "2.csv", "2.md", "2.tex", "3.csv", "3.md", "3.tex"),
+    conda:
+        "../envs/astrotune.yaml"
     log:
         f"logs/{DATASET}/architecture_tables.log",
     script:

@@ -12,6 +12,8 @@ if SOURCE == "sdss_query":
             sdss=config["sdss"],
             classes=config["dataset"]["classes"],
             seed=config["seed"],
+        conda:
+            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/query_sdss_catalog.log",
         localrule: True
@@ -31,6 +33,8 @@ if SOURCE == "catalog":
             catalog="resources/{dataset}/catalog.csv",
         params:
             classes=config["dataset"]["classes"],
+        conda:
+            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/import_catalog.log",
         localrule: True

@@ -1,4 +1,6 @@
 # Shared helpers: config validation, wildcard constraints, path helpers. No rules here.
+import os
+
 from snakemake.utils import validate
 
 from astrotune.config import config_hash
@@ -12,6 +14,8 @@ for _arch, _schedule in config["architectures"].items():
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
 ARCHS = list(config["architectures"])
+MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
+KERAS_HOME = "resources/keras"
 
 
 wildcard_constraints:
@@ -24,6 +28,22 @@ wildcard_constraints:
 def training_jobs():
     """Every (arch, layers) pair of the configured schedules."""
     return [(arch, n) for arch, schedule in config["architectures"].items() for n in schedule]
+
+
+def schedule_outputs(wildcards, pattern):
+    """``pattern`` filled in for every trainable-layer count of ``wildcards.arch``'s schedule."""
+    return [pattern.format(dataset=wildcards.dataset, arch=wildcards.arch, layers=n)
+            for n in config["architectures"][wildcards.arch]]
+
+
+def weights_inputs(wildcards):
+    """What a training job needs to initialise its base: the fetched ImageNet weights or a file."""
+    weights = config["training"]["weights"]
+    if weights == "none":
+        return []
+    if weights == "imagenet":
+        return [f"{KERAS_HOME}/{wildcards.arch}.imagenet.json"]
+    return [weights]
 
 
 def cutout_manifests(wildcards):
@@ -60,7 +80,7 @@ def packing_provenance():
 def paper_outputs():
     """The study's tables and figures (rule all)."""
     tables = [f"results/{DATASET}/tables/{name}.{ext}"
-              for name in ("table2", "table3", "table4", "table5") for ext in ("csv", "md", "tex")]
+              for name in ("table2", "table3", "table4", "table5") for ext in ("csv", "md", "tex", "html")]
     figures = [f"results/{DATASET}/figures/accuracy_vs_layers_{arch}.png" for arch in ARCHS]
     curves = [f"results/{DATASET}/figures/training_curves_{arch}.png" for arch in ARCHS]
     return tables + figures + curves

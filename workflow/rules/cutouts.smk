@@ -12,6 +12,8 @@ rule download_cutouts:
         cutouts=config["cutouts"],
         classes=config["dataset"]["classes"],
         max_failed_fraction=config["dataset"]["max_failed_fraction"],
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/download_cutouts/{shard}.log",
     benchmark:

@@ -15,6 +15,8 @@ if SOURCE == "galaxy10":
             sha256=GALAXY10_SHA256,
             timeout=config["galaxy10"]["timeout_s"],
             retries=config["galaxy10"]["retries"],
+        conda:
+            "../envs/astrotune.yaml"
         log:
             f"logs/{DATASET}/download_galaxy10/{GALAXY10_FILE}.log",
         localrule: True
@@ -34,6 +36,8 @@ if SOURCE == "galaxy10":
             seed=config["seed"],
             sha256=GALAXY10_SHA256,
             config_hash=config_hash(config["dataset"], config["galaxy10"], config["seed"]),
+        conda:
+            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/pack_galaxy10/pack_galaxy10.log",
         benchmark:

@@ -5,14 +5,16 @@ if SOURCE == "local_images":
 
     rule index_local_images:
         input:
-            listed_input(config["local_images"]),
+            source=listed_input(config["local_images"]),
         output:
             "resources/{dataset}/local_images/manifest.csv",
         params:
             folder=config["local_images"]["path"],
-            manifest=config["local_images"]["manifest"],
+            from_manifest=bool(config["local_images"]["manifest"]),
             classes=config["dataset"]["classes"],
             id_column=config["local_images"]["id_column"],
+        conda:
+            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/index_local_images/index_local_images.log",
         script:

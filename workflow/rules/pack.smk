@@ -14,6 +14,8 @@ if SOURCE != "galaxy10":
             image_size=config["dataset"]["image_size"],
             max_failed_fraction=config["dataset"]["max_failed_fraction"],
             provenance=packing_provenance(),
+        conda:
+            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/pack_dataset.log",
         benchmark:
@@ -31,6 +33,8 @@ rule split_dataset:
         val_fraction=config["split"]["val_fraction"],
         test_fraction=config["split"]["test_fraction"],
         seed=config["seed"],
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/split_dataset.log",
     script:

@@ -10,6 +10,8 @@ if SOURCE == "synthetic":
             settings=config["synthetic"],
             classes=config["dataset"]["classes"],
             seed=config["seed"],
+        conda:
+            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/render_synthetic_sky.log",
         benchmark:

@@ -1,24 +1,13 @@
 # Train and evaluate one model per (architecture, trainable layers).
 
-MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
-
-
-def weights_inputs(wildcards):
-    """What a training job needs to initialise its base: the fetched ImageNet weights or a file."""
-    weights = config["training"]["weights"]
-    if weights == "none":
-        return []
-    if weights == "imagenet":
-        return [f"resources/keras/{wildcards.arch}.imagenet.json"]
-    return [weights]
-
-
 rule fetch_imagenet_weights:
     localrule: True
     output:
-        record="resources/keras/{arch}.imagenet.json",
+        record=f"{KERAS_HOME}/{{arch}}.imagenet.json",
     params:
-        keras_home="resources/keras",
+        keras_home=lambda wildcards, output: os.path.dirname(output.record),
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/fetch_imagenet_weights/{arch}.log",
     script:
@@ -38,11 +27,13 @@ rule train_model:
     params:
         training=config["training"],
         seed=config["seed"],
-        keras_home="resources/keras",
-        checkpoint_dir=lambda wildcards: MODEL_DIR.format(**wildcards) + "/checkpoint",
-    threads: 8
+        keras_home=KERAS_HOME,
+        checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
+    threads: 1
     resources:
         gpu=1,
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/train_model/{arch}/L{layers}.log",
     benchmark:
@@ -58,6 +49,8 @@ rule evaluate_model:
     output:
         metrics="results/{dataset}/metrics/{arch}/L{layers}.json",
     threads: 1
+    conda:
+        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/evaluate_model/{arch}/L{layers}.log",
     script:

@@ -8,6 +8,6 @@ with rule_logging(snakemake.log[0]):
         snakemake.output[0],
         snakemake.params.classes,
         folder=snakemake.params.folder,
-        manifest=snakemake.params.manifest,
+        manifest=snakemake.input.source if snakemake.params.from_manifest else None,
         id_column=snakemake.params.id_column,
     )

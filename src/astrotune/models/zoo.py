@@ -90,7 +90,11 @@ def build_base(arch, input_shape, weights):
 
 
 def build_classifier(arch, n_classes, input_shape, weights):
-    """Input -> [Resizing] -> ImageNet preprocessing -> base(training=False) -> Dense softmax.
+    """Input -> [Resizing] -> ImageNet preprocessing -> base -> Dense softmax.
+
+    Pretrained bases run with ``training=False``, so their BatchNorm layers keep the ImageNet
+    statistics even when trainable (the Keras fine-tuning recipe); a randomly initialised base
+    (``weights="none"``) lets its trainable BatchNorm layers learn statistics from the data.
 
     Inputs smaller than the architecture's min_size (Xception 71, InceptionResNetV2 75) are
     upsampled to min_size by a Resizing layer before the base; layer and parameter counts of
@@ -113,7 +117,7 @@ def build_classifier(arch, n_classes, input_shape, weights):
         x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
     if spec.preprocessing != "none":
         x = ImagenetPreprocessing(spec.preprocessing, name="preprocess")(x)
-    x = base(x, training=False)
+    x = base(x, training=None if weights == "none" else False)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"{arch}_classifier"), base
 
