@@ -89,6 +89,16 @@ def build_base(arch, input_shape, weights):
     return base
 
 
+def _speed_up_batchnorm_statistics(base, momentum=0.99):
+    """Cap BatchNorm momentum (MobileNetV2 uses 0.999) so a randomly initialised base's moving
+    statistics converge within a few epochs instead of thousands of steps."""
+    import keras
+
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, momentum)
+
+
 def build_classifier(arch, n_classes, input_shape, weights):
     """Input -> [Resizing] -> ImageNet preprocessing -> base -> Dense softmax.
 
@@ -117,6 +127,8 @@ def build_classifier(arch, n_classes, input_shape, weights):
         x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
     if spec.preprocessing != "none":
         x = ImagenetPreprocessing(spec.preprocessing, name="preprocess")(x)
+    if weights == "none":
+        _speed_up_batchnorm_statistics(base)
     x = base(x, training=None if weights == "none" else False)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"{arch}_classifier"), base
