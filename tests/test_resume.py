@@ -17,7 +17,7 @@ EPOCHS = 8
 CONFIG = copy.deepcopy(TINY_CONFIG) | {
     "dataset": {"name": "resume", "source": "synthetic", "image_size": 32},
     "synthetic": {"n_objects": 150, "size": 32},
-    "training": {"weights": "none", "epochs": EPOCHS, "batch_size": 8},
+    "training": {"weights": "none", "epochs": EPOCHS, "batch_size": 8, "lr_schedule": "cosine"},
     "architectures": {"MobileNetV2": [20]},
 }
 MODEL = "results/resume/models/MobileNetV2/L20"

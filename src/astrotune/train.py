@@ -9,6 +9,7 @@ uninterrupted one.
 
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class TrainingSettings:
     epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     class_weights: bool = True
     seed: int = 42
 
@@ -62,7 +64,21 @@ def balanced_class_weights(labels, n_classes):
         c: 1.0 for c in range(n_classes) if c not in present}
 
 
-def compiled_model(arch, layers, n_classes, input_shape, settings):
+def learning_rate(settings, n_train):
+    """The configured learning rate: a number, or a cosine decay over every training step.
+
+    The schedule is driven by the optimizer's step counter, which checkpoints save, so a resumed
+    job continues the same schedule.
+    """
+    import keras
+
+    if settings.lr_schedule == "constant":
+        return settings.learning_rate
+    steps = settings.epochs * math.ceil(n_train / settings.batch_size)
+    return keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=steps)
+
+
+def compiled_model(arch, layers, n_classes, input_shape, n_train, settings):
     """Build the classifier with its last ``layers`` base layers trainable, compiled with Adam."""
     import keras
 
@@ -72,7 +88,7 @@ def compiled_model(arch, layers, n_classes, input_shape, settings):
     model, base = build_classifier(arch, n_classes, input_shape, settings.weights)
     set_trainable_last_layers(model, base, layers)
     # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU).
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(settings, n_train)),
                   loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
     return model
 
@@ -139,7 +155,7 @@ def train(train_images, train_labels, val_images, val_labels, n_classes, arch, l
     make_deterministic(settings.seed)
     model, history = load_checkpoint(checkpoint_dir)
     if model is None:
-        model = compiled_model(arch, layers, n_classes, train_images.shape[1:], settings)
+        model = compiled_model(arch, layers, n_classes, train_images.shape[1:], len(train_images), settings)
     class_weight = balanced_class_weights(train_labels, n_classes) if settings.class_weights else None
     train_onehot = keras.utils.to_categorical(train_labels, n_classes)
     val_data = (val_images, keras.utils.to_categorical(val_labels, n_classes))
