@@ -3,7 +3,8 @@
 
 rule aggregate_results:
     input:
-        metrics=[f"results/{{dataset}}/metrics/{arch}/L{n}.json" for arch, n in training_jobs()],
+        metrics=lambda wildcards: [MODEL_METRICS.format(dataset=wildcards.dataset, arch=arch, layers=n)
+                                   for arch, n in training_jobs()],
     output:
         summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst",
                        category="Accuracy"),
@@ -23,7 +24,7 @@ rule aggregate_results:
 
 rule plot_architecture:
     input:
-        metrics=lambda wildcards: schedule_outputs(wildcards, "results/{dataset}/metrics/{arch}/L{layers}.json"),
+        metrics=lambda wildcards: schedule_outputs(wildcards, MODEL_METRICS),
         histories=lambda wildcards: schedule_outputs(wildcards, f"{MODEL_DIR}/history.csv"),
     output:
         accuracy=report("results/{dataset}/figures/accuracy_vs_layers_{arch}.png",

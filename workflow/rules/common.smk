@@ -15,6 +15,7 @@ DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
 ARCHS = list(config["architectures"])
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
+MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
 KERAS_HOME = "resources/keras"
 
 

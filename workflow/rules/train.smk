@@ -47,7 +47,7 @@ rule evaluate_model:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
     output:
-        metrics="results/{dataset}/metrics/{arch}/L{layers}.json",
+        metrics=MODEL_METRICS,
     threads: 1
     conda:
         "../envs/astrotune.yaml"
