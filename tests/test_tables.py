@@ -93,7 +93,7 @@ def test_table3_names_the_layer_count_a_misplaced_value_belongs_to():
 
 def results_frame(rows):
     return pd.DataFrame(rows, columns=["arch", "layers", "trainable_params", "total_params", "total_layers",
-                                       "accuracy"])
+                                       "val_accuracy"]).assign(test_accuracy=float("nan"))
 
 
 def test_table5_ratios_and_ties_take_fewest_layers():
@@ -106,7 +106,7 @@ def test_table5_ratios_and_ties_take_fewest_layers():
     ])
     table = table5(results).set_index("arch")
     best = table.loc["DenseNet121"]
-    assert (best["layers"], best["trainable_params"], best["accuracy"]) == (10, 171_203, 0.955)
+    assert (best["layers"], best["trainable_params"], best["val_accuracy"]) == (10, 171_203, 0.955)
     assert best["layer_tuning_ratio"] == pytest.approx(10 / 428)
     assert best["parameter_tuning_ratio"] == pytest.approx(171_203 / 7_040_579)
     assert (best["paper_layers"], best["paper_layer_tuning_ratio"], best["paper_accuracy"]) == (10, "0.02", 0.955)
@@ -119,12 +119,12 @@ def test_table4_baselines_and_missing_baseline():
     table = table4(results).set_index("arch")
     assert (table.loc["VGG16", "P"], table.loc["VGG16", "paper_P"], table.loc["VGG16", "params_check"]) == (
         "1.5K", "1.5K", MATCHES)
-    assert (table.loc["VGG16", "accuracy"], table.loc["VGG16", "paper_accuracy"]) == (0.5, 0.44)
-    assert pd.isna(table.loc["ResNet50", "accuracy"]) and "no baseline" in table.loc["ResNet50", "note"]
+    assert (table.loc["VGG16", "val_accuracy"], table.loc["VGG16", "paper_accuracy"]) == (0.5, 0.44)
+    assert pd.isna(table.loc["ResNet50", "val_accuracy"]) and "no baseline" in table.loc["ResNet50", "note"]
 
 
 def test_results_are_checked():
-    with pytest.raises(ValueError, match="accuracy"):
+    with pytest.raises(ValueError, match="val_accuracy"):
         table5(pd.DataFrame({"arch": ["VGG16"], "layers": [0]}))
     duplicated = results_frame([("VGG16", 0, 1539, 14_716_227, 20, 0.5)] * 2)
     with pytest.raises(ValueError, match="repeat"):
@@ -150,4 +150,23 @@ def test_study_config_is_the_papers_design(project_root):
     assert (config["sdss"]["data_release"], config["sdss"]["n_objects"]) == (16, 1000)
     assert (config["cutouts"]["scale"], config["cutouts"]["size"]) == (0.1, 2048)
     assert (config["split"]["val_fraction"], config["training"]["weights"]) == (0.3, "imagenet")
-    assert config["training"]["class_weights"] is True
+    assert config["training"]["balancing"] == "class_weights"
+
+
+def test_table5_chooses_on_validation_and_reports_that_models_test_accuracy():
+    results = results_frame([("CompactCNN", 0, 771, 1_175_907, 30, 0.60), ("CompactCNN", 30, 1_175_139, 1_175_907, 30, 0.90),
+                             ("CompactCNN", 10, 900_000, 1_175_907, 30, 0.80)])
+    results["test_accuracy"] = [0.61, 0.88, 0.95]  # the best test score belongs to a model validation did not pick
+    results["test_accuracy_tta"] = [0.62, 0.89, 0.96]
+    table = table5(results, paper_comparison=False).set_index("arch")
+    chosen = table.loc["CompactCNN"]
+    assert (chosen["layers"], chosen["val_accuracy"], chosen["test_accuracy"], chosen["test_accuracy_tta"]) == (
+        30, 0.90, 0.88, 0.89)
+    assert not [column for column in table.columns if column.startswith("paper_")]
+
+
+def test_tables_without_test_split_have_no_test_columns_and_show_the_majority_baseline():
+    results = results_frame([("VGG16", 0, 1539, 14_716_227, 20, 0.5)]).assign(val_majority=0.49)
+    for table in (table4(results), table5(results)):
+        assert not [column for column in table.columns if column.startswith("test_")]
+        assert table.loc[0, "val_majority"] == 0.49

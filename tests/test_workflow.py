@@ -36,7 +36,7 @@ def test_outputs_exist(tiny_run):
         assert (results / "figures" / f"accuracy_vs_layers_{arch}.png").stat().st_size > 0
         assert (results / "figures" / f"training_curves_{arch}.png").stat().st_size > 0
     summary = pd.read_csv(results / "metrics" / "summary.csv")
-    assert len(summary) == 4 and summary["accuracy"].between(0, 1).all()
+    assert len(summary) == 4 and summary["val_accuracy"].between(0, 1).all()
     table5 = pd.read_csv(results / "tables" / "table5.csv")
     assert set(TINY_CONFIG["architectures"]) <= set(table5.iloc[:, 0])
     assert not list(results.rglob("checkpoint"))

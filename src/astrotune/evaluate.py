@@ -1,14 +1,30 @@
-"""Predictions of a trained model and their classification metrics (scikit-learn)."""
+"""Predictions of a trained model and their classification metrics (scikit-learn).
+
+Every image is predicted twice: as it is (view ``plain``) and as the mean over its 8 dihedral
+views (test-time augmentation, view ``tta``); metrics are reported per subset for both.
+"""
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 
-def predictions_table(model, images, ids, labels, subset, class_names, batch_size=64):
-    """One row per image: id, subset, true and predicted label, and the class probabilities."""
-    probabilities = model.predict(images, batch_size=batch_size, verbose=0)
-    table = pd.DataFrame({"id": ids, "subset": subset, "label": labels,
+VIEWS = ("plain", "tta")
+
+
+def predictions_table(model, images, ids, labels, subset, class_names, view="plain", batch_size=64):
+    """One row per image: id, subset, view, true and predicted label, and the class probabilities.
+
+    Args:
+        view: ``plain`` (the image as it is) or ``tta`` (mean over its 8 dihedral views).
+    """
+    from astrotune.models.augment import predict_tta
+
+    if view not in VIEWS:
+        raise ValueError(f"view {view!r} is not one of {', '.join(VIEWS)}")
+    probabilities = (predict_tta(model, images, batch_size) if view == "tta"
+                     else model.predict(images, batch_size=batch_size, verbose=0))
+    table = pd.DataFrame({"id": ids, "subset": subset, "view": view, "label": labels,
                           "predicted": np.argmax(probabilities, axis=1)})
     for index, name in enumerate(class_names):
         table[f"p_{name}"] = probabilities[:, index]
@@ -31,6 +47,8 @@ def classification_metrics(true_labels, predicted_labels, class_names):
 
 
 def subset_metrics(predictions, class_names):
-    """Metrics per subset (val, test) of a predictions table."""
-    return {subset: classification_metrics(rows["label"], rows["predicted"], class_names)
-            for subset, rows in predictions.groupby("subset")}
+    """Metrics per subset and view of a predictions table: keys ``val``, ``test`` (plain) and
+    ``val_tta``, ``test_tta``."""
+    return {subset if view == "plain" else f"{subset}_{view}":
+            classification_metrics(rows["label"], rows["predicted"], class_names)
+            for (subset, view), rows in predictions.groupby(["subset", "view"])}

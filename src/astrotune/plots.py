@@ -12,11 +12,11 @@ def accuracy_vs_layers(results, arch, path):
     """Validation accuracy (left axis) and trainable parameters (right axis) vs trainable layers.
 
     Args:
-        results: DataFrame of one architecture with columns layers, accuracy, trainable_params.
+        results: DataFrame of one architecture with columns layers, val_accuracy, trainable_params.
     """
     results = results.sort_values("layers")
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(results["layers"], 100 * results["accuracy"], "o-", color="tab:blue", label="validation accuracy")
+    ax.plot(results["layers"], 100 * results["val_accuracy"], "o-", color="tab:blue", label="validation accuracy")
     ax.set_xlabel("trainable layers (last N of the base)")
     ax.set_ylabel("validation accuracy (%)", color="tab:blue")
     params = ax.twinx()

@@ -1,10 +1,34 @@
-"""Collect per-model metrics into one table of the study."""
+"""Collect per-model metrics into one table of the study; pick each architecture's best model.
+
+Columns say which split every number comes from: ``val_*`` on the validation set (the only set
+anything is chosen on), ``test_*`` on the held-out test set (NaN when the study has none),
+``*_tta`` with test-time augmentation, ``*_majority`` the accuracy of always predicting the
+subset's most common class.
+"""
 
 import json
 
+import numpy as np
 import pandas as pd
 
-COLUMNS = ["arch", "layers", "trainable_params", "total_params", "total_layers", "accuracy", "macro_f1"]
+COLUMNS = ["arch", "layers", "trainable_params", "total_params", "total_layers", "best_epoch",
+           "val_accuracy", "val_accuracy_tta", "val_macro_f1", "val_majority",
+           "test_accuracy", "test_accuracy_tta", "test_balanced_accuracy", "test_macro_f1", "test_majority"]
+
+
+def majority_accuracy(subset_metrics):
+    """Accuracy of always predicting the most common true class of a subset."""
+    counts = np.asarray(subset_metrics["confusion_matrix"]).sum(axis=1)
+    return float(counts.max() / counts.sum())
+
+
+def _subset_columns(metrics, subset):
+    plain, tta = metrics.get(subset), metrics.get(f"{subset}_tta")
+    if plain is None:
+        return {}
+    return {f"{subset}_accuracy": plain["accuracy"], f"{subset}_accuracy_tta": tta["accuracy"] if tta else np.nan,
+            f"{subset}_macro_f1": plain["macro"]["f1-score"], f"{subset}_majority": majority_accuracy(plain),
+            f"{subset}_balanced_accuracy": plain["macro"]["recall"]}
 
 
 def collect_metrics(paths):
@@ -12,5 +36,36 @@ def collect_metrics(paths):
     rows = []
     for path in paths:
         metrics = json.loads(open(path).read())
-        rows.append({**{key: metrics[key] for key in COLUMNS[:-1]}, "macro_f1": metrics["val"]["macro"]["f1-score"]})
+        rows.append({key: metrics.get(key, np.nan) for key in COLUMNS[:6]}
+                    | _subset_columns(metrics, "val") | _subset_columns(metrics, "test"))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["arch", "layers"]).reset_index(drop=True)
+
+
+def select_best(results):
+    """Each architecture's model with the highest validation accuracy (ties: fewest layers).
+
+    Test numbers are carried along, never looked at: the choice is made on validation alone.
+    """
+    ranked = results.sort_values(["val_accuracy", "layers"], ascending=[False, True], kind="stable")
+    return ranked.drop_duplicates("arch").set_index("arch")
+
+
+def has_test_split(results):
+    """True when the study held out a test set."""
+    return bool(results["test_accuracy"].notna().any())
+
+
+def accuracy_metrics(results):
+    """The DVC metrics: validation accuracy of every model and, per architecture, the model chosen
+    on validation with its validation and (when there is one) held-out test accuracy."""
+    validation = {arch: {f"L{row.layers}": row.val_accuracy for row in group.itertuples()}
+                  for arch, group in results.groupby("arch")}
+    columns = ["layers", "val_accuracy"] + (["test_accuracy", "test_accuracy_tta", "test_balanced_accuracy"]
+                                            if has_test_split(results) else [])
+    best = select_best(results)
+    selected = {arch: {column: _plain(best.loc[arch, column]) for column in columns} for arch in best.index}
+    return {"validation": validation, "selected_on_validation": selected}
+
+
+def _plain(value):
+    return int(value) if isinstance(value, (np.integer, int)) else float(value)

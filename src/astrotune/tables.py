@@ -1,4 +1,5 @@
-"""The paper's Tables 2-5 from our models and results, each beside the paper's printed values.
+"""The paper's Tables 2-5 from our models and results; beside the paper's printed values when the
+study reproduces the paper's design (Tables 2 and 3, the architectures' counts, always do).
 
 The paper truncates: a count printed "6.14K" means 6,140 <= n < 6,150 and a ratio printed "0.13"
 means 0.13 <= r < 0.14. Every cell of Tables 2-5 follows this one rule at the precision the paper
@@ -17,7 +18,7 @@ from astrotune.models import paper
 
 UNITS = {"": 1, "K": 10**3, "M": 10**6}
 MATCHES, DIFFERS, NOT_IN_PAPER = "matches", "differs", "not in paper"
-RESULT_COLUMNS = ("arch", "layers", "trainable_params", "total_params", "total_layers", "accuracy")
+RESULT_COLUMNS = ("arch", "layers", "trainable_params", "total_params", "total_layers", "val_accuracy")
 
 
 def _printed(text):
@@ -184,60 +185,81 @@ def _check_results(results):
     duplicated = results[results.duplicated(["arch", "layers"])]
     if len(duplicated):
         raise ValueError(f"results repeat (arch, layers): {duplicated[['arch', 'layers']].values.tolist()}")
-    if results["accuracy"].isna().any():
-        raise ValueError(f"results lack accuracy for {results[results['accuracy'].isna()]['arch'].tolist()}")
+    if results["val_accuracy"].isna().any():
+        raise ValueError(f"results lack val_accuracy for {results[results['val_accuracy'].isna()]['arch'].tolist()}")
 
 
-def table4(results):
-    """Table 4: baseline (0 trainable layers) accuracy per architecture, beside the paper's.
+def _accuracy_columns(row, test):
+    """Accuracy columns of one model, named by the split they come from; the majority-class
+    baseline of that split beside them."""
+    columns = {"val_accuracy": row.get("val_accuracy", float("nan")),
+               "val_majority": row.get("val_majority", float("nan"))}
+    if test:
+        columns |= {key: row.get(key, float("nan")) for key in
+                    ("test_accuracy", "test_accuracy_tta", "test_balanced_accuracy", "test_majority")}
+    return columns
+
+
+def table4(results, paper_comparison=True):
+    """Table 4: baseline (0 trainable layers) accuracy per architecture.
 
     Args:
-        results: one row per trained model with columns arch, layers, trainable_params,
-            total_params, total_layers, accuracy (0..1).
+        results: ``results.collect_metrics`` frame (one row per trained model).
+        paper_comparison: put the paper's values beside ours (only for a study that reproduces the
+            paper's design; otherwise the numbers are not comparable and are left out).
     """
+    from astrotune.results import has_test_split
+
     _check_results(results)
+    test = has_test_split(results)
     rows = []
     for arch in _architectures(results):
         baseline = results[(results["arch"] == arch) & (results["layers"] == 0)]
         paper_text, paper_accuracy = paper.TABLE4.get(arch, ("", pd.NA))
-        row = {"arch": arch, "trainable_params": pd.NA, "P": "", "accuracy": float("nan"),
-               "paper_P": paper_text, "paper_accuracy": paper_accuracy, "params_check": NOT_IN_PAPER,
-               "note": ""}
+        row = {"arch": arch, "trainable_params": pd.NA, "P": ""}
         if baseline.empty:
-            row["note"] = "no baseline: 0 trainable layers is not in the schedule"
+            row |= _accuracy_columns({}, test) | {"note": "no baseline: 0 trainable layers is not in the schedule"}
         else:
             params = int(baseline["trainable_params"].iloc[0])
-            row |= {"trainable_params": params, "accuracy": float(baseline["accuracy"].iloc[0]),
-                    "P": format_like(params, paper_text) if paper_text else format_count(params)}
-            if paper_text:
-                row["params_check"] = MATCHES if matches_printed(params, paper_text) else DIFFERS
+            row |= {"trainable_params": params, "P": format_like(params, paper_text) if paper_text else format_count(params)}
+            row |= _accuracy_columns(baseline.iloc[0], test) | {"note": ""}
+        if paper_comparison:
+            check = NOT_IN_PAPER
+            if paper_text and not baseline.empty:
+                check = MATCHES if matches_printed(row["trainable_params"], paper_text) else DIFFERS
+            row |= {"paper_P": paper_text, "paper_accuracy": paper_accuracy, "params_check": check}
         rows.append(row)
     return _with_int_columns(pd.DataFrame(rows), ["trainable_params"])
 
 
-def table5(results):
-    """Table 5: the best trainable-layer count per architecture (ties: fewest layers), with ratios.
+def table5(results, paper_comparison=True):
+    """Table 5: per architecture, the trainable-layer count chosen on validation accuracy (ties:
+    fewest layers), with its tuning ratios and, when the study has a test split, that model's
+    held-out test accuracy (plain, with TTA, balanced).
 
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
-    total_params; the paper's values (ratios as printed, truncated) stand beside ours.
+    total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
     """
+    from astrotune.results import has_test_split, select_best
+
     _check_results(results)
-    ranked = results.sort_values(["accuracy", "layers"], ascending=[False, True], kind="stable")
-    best = ranked.drop_duplicates("arch").set_index("arch")
+    test = has_test_split(results)
+    best = select_best(results)
     rows = []
     for arch in _architectures(results):
         row = best.loc[arch]
-        reference = paper.TABLE5.get(arch, (pd.NA, pd.NA, "", "", pd.NA))
-        rows.append({
-            "arch": arch, "layers": int(row["layers"]), "trainable_params": int(row["trainable_params"]),
-            "layer_tuning_ratio": row["layers"] / row["total_layers"],
-            "parameter_tuning_ratio": row["trainable_params"] / row["total_params"],
-            "accuracy": float(row["accuracy"]),
-            "paper_layers": reference[0], "paper_trainable_params": reference[1],
-            "paper_layer_tuning_ratio": reference[2], "paper_parameter_tuning_ratio": reference[3],
-            "paper_accuracy": reference[4],
-        })
-    return _with_int_columns(pd.DataFrame(rows), ["paper_layers", "paper_trainable_params"])
+        entry = {"arch": arch, "layers": int(row["layers"]), "trainable_params": int(row["trainable_params"]),
+                 "layer_tuning_ratio": row["layers"] / row["total_layers"],
+                 "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
+        entry |= _accuracy_columns(row, test)
+        if paper_comparison:
+            reference = paper.TABLE5.get(arch, (pd.NA, pd.NA, "", "", pd.NA))
+            entry |= {"paper_layers": reference[0], "paper_trainable_params": reference[1],
+                      "paper_layer_tuning_ratio": reference[2], "paper_parameter_tuning_ratio": reference[3],
+                      "paper_accuracy": reference[4]}
+        rows.append(entry)
+    frame = pd.DataFrame(rows)
+    return _with_int_columns(frame, [c for c in ("paper_layers", "paper_trainable_params") if c in frame])
 
 
 def _with_int_columns(frame, columns):

@@ -1,27 +1,34 @@
-"""Train one (architecture, trainable layers) model, resumable from per-epoch checkpoints.
+"""Train one (architecture, trainable layers) model: balanced, augmented, early-stopped, resumable.
 
-Each finished epoch is checkpointed as ``checkpoint/epoch_NNN.keras`` (weights and optimizer state)
-plus ``checkpoint/state.json`` (the history so far and which file holds the state), written
-atomically in that order. A job killed mid-run resumes from the last complete epoch. The shuffle of
-epoch ``e`` is drawn from ``(seed, e)`` alone, so a resumed run sees the same batches as an
-uninterrupted one.
+The shuffle of epoch ``e`` is drawn from ``(seed, e)`` alone and every epoch is checkpointed
+(``checkpoints.py``), so a job killed mid-run resumes from its last complete epoch and ends with
+the same numbers as an uninterrupted run. With early stopping on, training stops once validation
+loss has not improved for ``patience`` epochs and the model returned is the best epoch's.
 """
 
-import json
 import logging
 import math
-import shutil
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from astrotune.io import atomic_path
+from astrotune.checkpoints import (load_checkpoint, restore_best_weights, save_best_weights,
+                                   save_checkpoint)
+from astrotune.data.balance import balancing_plan
+from astrotune.models.augment import AugmentationSettings
 
 log = logging.getLogger(__name__)
-STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Config section ``training.early_stopping``: stop when validation loss has not improved by
+    more than ``min_delta`` for ``patience`` epochs (0: off), then restore the best epoch."""
+
+    patience: int = 0
+    min_delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,18 @@ class TrainingSettings:
     batch_size: int = 32
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
-    class_weights: bool = True
+    balancing: str = "class_weights"
+    augmentation: AugmentationSettings = field(default_factory=AugmentationSettings)
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     seed: int = 42
+
+    @classmethod
+    def from_config(cls, section, seed):
+        """Settings from the validated ``training`` config section and the study's seed."""
+        section = dict(section)
+        return cls(**section | {"augmentation": AugmentationSettings(**section.get("augmentation", {})),
+                                "early_stopping": EarlyStopping(**section.get("early_stopping", {})),
+                                "seed": seed})
 
 
 def use_threads(n_threads):
@@ -52,16 +69,6 @@ def make_deterministic(seed):
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-
-def balanced_class_weights(labels, n_classes):
-    """Balanced class weights (scikit-learn) for the classes present in ``labels``."""
-    from sklearn.utils.class_weight import compute_class_weight
-
-    present = np.unique(labels)
-    weights = compute_class_weight("balanced", classes=present, y=labels)
-    return {int(c): float(w) for c, w in zip(present, weights)} | {
-        c: 1.0 for c in range(n_classes) if c not in present}
 
 
 def learning_rate(settings, n_train):
@@ -82,10 +89,12 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings):
     """Build the classifier with its last ``layers`` base layers trainable, compiled with Adam."""
     import keras
 
+    from astrotune.models.augment import augmentation_block
     from astrotune.models.trainable import set_trainable_last_layers
     from astrotune.models.zoo import build_classifier
 
-    model, base = build_classifier(arch, n_classes, input_shape, settings.weights)
+    augmentation = augmentation_block(settings.augmentation, settings.seed)
+    model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation)
     set_trainable_last_layers(model, base, layers)
     # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU).
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(settings, n_train)),
@@ -93,25 +102,37 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings):
     return model
 
 
-def epoch_batches(images, onehot, epoch, settings):
-    """The shuffled batches of one epoch, fixed by (seed, epoch)."""
+def _layers_within(layer):
+    """``layer`` and every layer nested in it (functional models, Sequential blocks)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _layers_within(inner)
+
+
+def reseed_random_layers(model, seed, epoch):
+    """Set every random layer's generator (augmentation, dropout) from (seed, epoch, layer).
+
+    Keras does not save seed generator states with a model, so without this a resumed job would
+    augment differently from an uninterrupted one.
+    """
+    import keras
+
+    for index, layer in enumerate(_layers_within(model)):
+        for generator in [value for value in vars(layer).values() if isinstance(value, keras.random.SeedGenerator)]:
+            value = int(np.random.default_rng([seed, epoch, index]).integers(2**31))
+            generator.state.assign(np.array([value, 0], dtype=generator.state.dtype))
+
+
+def epoch_batches(images, onehot, indices, epoch, settings):
+    """The shuffled batches of one epoch over ``indices`` (repeats allowed), fixed by (seed, epoch)."""
     import tensorflow as tf
 
-    order = np.random.default_rng([settings.seed, epoch]).permutation(len(images))
+    order = np.random.default_rng([settings.seed, epoch]).permutation(indices)
     return tf.data.Dataset.from_tensor_slices((images[order], onehot[order])).batch(settings.batch_size)
 
 
-def save_model(model, path):
-    """Save a ``.keras`` model atomically (Keras needs the suffix, so the partial file keeps it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial_{path.name}")
-    model.save(partial)
-    partial.replace(path)
-
-
-def model_summary(model, arch, layers, settings):
-    """Parameter and layer counts of a trained model, for the paper tables."""
+def model_summary(model, arch, layers, settings, state):
+    """Parameter and layer counts of a trained model and how its training ended, for the tables."""
     from astrotune.models.trainable import count_params
     from astrotune.models.zoo import ARCHITECTURES
 
@@ -119,58 +140,65 @@ def model_summary(model, arch, layers, settings):
     return {"arch": arch, "layers": layers, "trainable_params": trainable,
             "non_trainable_params": non_trainable, "total_params": total,
             "total_layers": ARCHITECTURES[arch].n_layers, "weights": settings.weights,
-            "epochs": settings.epochs, "seed": settings.seed}
+            "epochs": settings.epochs, "epochs_run": len(state.history), "best_epoch": state.best_epoch,
+            "balancing": settings.balancing, "seed": settings.seed}
 
 
-def load_checkpoint(checkpoint_dir):
-    """The model and history of the last complete epoch, or (None, []) when there is none."""
-    from astrotune.models.zoo import load_model
-
-    state_path = Path(checkpoint_dir) / STATE_FILE
-    if not state_path.is_file():
-        return None, []
-    state = json.loads(state_path.read_text())
-    model = load_model(Path(checkpoint_dir) / state["model_file"])
-    log.info("resuming after epoch %d from %s", len(state["history"]), state["model_file"])
-    return model, state["history"]
+def _improved(state, val_loss, settings):
+    return val_loss < state.best_val_loss - settings.early_stopping.min_delta
 
 
-def save_checkpoint(checkpoint_dir, model, history):
-    """Save the model of the epoch just finished, then point the state file at it."""
-    checkpoint_dir = Path(checkpoint_dir)
-    model_file = f"epoch_{len(history):03d}.keras"
-    save_model(model, checkpoint_dir / model_file)
-    with atomic_path(checkpoint_dir / STATE_FILE) as tmp:
-        tmp.write_text(json.dumps({"model_file": model_file, "history": history}, indent=1))
-    for old in checkpoint_dir.glob("epoch_*.keras"):
-        if old.name != model_file:
-            old.unlink()
+def _should_stop(state, settings):
+    patience = settings.early_stopping.patience
+    return bool(patience) and len(state.history) - state.best_epoch >= patience
 
 
-def train(train_images, train_labels, val_images, val_labels, n_classes, arch, layers, settings,
-          checkpoint_dir):
-    """Train (or resume) a model; returns (model, history DataFrame with one row per epoch)."""
+def train(images, labels, train_rows, val_rows, n_classes, arch, layers, settings, checkpoint_dir,
+          fingerprint):
+    """Train (or resume) a model on rows of a packed data set.
+
+    Args:
+        images, labels: the whole packed data set (N, H, W, 3) uint8 and (N,) int.
+        train_rows, val_rows: row indices of the training and validation images.
+        n_classes: number of classes.
+        arch, layers: architecture and number of trainable last base layers.
+        settings: TrainingSettings.
+        checkpoint_dir: where per-epoch checkpoints live.
+        fingerprint: ``checkpoints.training_fingerprint`` of this training.
+
+    Returns:
+        (model, history DataFrame with one row per epoch run, final TrainingState). With early
+        stopping the model carries the weights of the best epoch.
+    """
     import keras
 
     make_deterministic(settings.seed)
-    model, history = load_checkpoint(checkpoint_dir)
+    indices, class_weight = balancing_plan(train_rows, labels[train_rows], n_classes, settings.balancing,
+                                           settings.seed)
+    model, state = load_checkpoint(checkpoint_dir, fingerprint)
     if model is None:
-        model = compiled_model(arch, layers, n_classes, train_images.shape[1:], len(train_images), settings)
-    class_weight = balanced_class_weights(train_labels, n_classes) if settings.class_weights else None
-    train_onehot = keras.utils.to_categorical(train_labels, n_classes)
-    val_data = (val_images, keras.utils.to_categorical(val_labels, n_classes))
-    for epoch in range(len(history), settings.epochs):
+        model = compiled_model(arch, layers, n_classes, images.shape[1:], len(indices), settings)
+    onehot = keras.utils.to_categorical(labels, n_classes)
+    val_data = (images[val_rows], onehot[val_rows])
+    for epoch in range(len(state.history), settings.epochs):
+        if state.stopped:
+            break
         keras.utils.set_random_seed(settings.seed + epoch)
+        reseed_random_layers(model, settings.seed, epoch)
         started = time.perf_counter()
-        result = model.fit(epoch_batches(train_images, train_onehot, epoch, settings), epochs=1,
-                           validation_data=val_data, batch_size=settings.batch_size,
-                           class_weight=class_weight, shuffle=False, verbose=2)
+        result = model.fit(epoch_batches(images, onehot, indices, epoch, settings), epochs=1,
+                           validation_data=val_data, class_weight=class_weight, shuffle=False, verbose=2)
         metrics = {name: float(values[-1]) for name, values in result.history.items()}
-        history.append({"epoch": epoch + 1, **metrics, "seconds": round(time.perf_counter() - started, 3)})
-        save_checkpoint(checkpoint_dir, model, history)
-    return model, pd.DataFrame(history)
-
-
-def finish(checkpoint_dir):
-    """Remove the checkpoints once the final outputs are written."""
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        state.history.append({"epoch": epoch + 1, **metrics, "seconds": round(time.perf_counter() - started, 3)})
+        if _improved(state, metrics["val_loss"], settings):
+            state.best_epoch, state.best_val_loss = epoch + 1, metrics["val_loss"]
+            save_best_weights(checkpoint_dir, model)
+        state.stopped = _should_stop(state, settings)
+        if state.stopped:
+            log.info("early stopping after epoch %d: best validation loss %.4f at epoch %d",
+                     epoch + 1, state.best_val_loss, state.best_epoch)
+        save_checkpoint(checkpoint_dir, model, state, fingerprint)
+    if settings.early_stopping.patience and state.best_epoch:
+        restore_best_weights(checkpoint_dir, model)
+        log.info("restored the weights of epoch %d (validation loss %.4f)", state.best_epoch, state.best_val_loss)
+    return model, pd.DataFrame(state.history), state

@@ -14,6 +14,8 @@ rule aggregate_results:
         table5=report("results/{dataset}/tables/table5.html", caption="../report/table5.rst",
                       category="Paper tables"),
         extra=multiext("results/{dataset}/tables/table", "4.csv", "4.md", "4.tex", "5.csv", "5.md", "5.tex"),
+    params:
+        paper_comparison=config["tables"]["paper_comparison"],
     conda:
         "../envs/astrotune.yaml"
     log:

@@ -12,7 +12,8 @@ with rule_logging(snakemake.log[0]) as log:
     summary = json.loads(open(snakemake.input.summary).read())
     predictions = pd.read_csv(snakemake.input.predictions)
     result = summary | subset_metrics(predictions, summary["class_names"])
-    result["accuracy"] = result["val"]["accuracy"]
-    log.info("validation accuracy %.4f", result["accuracy"])
+    for subset in ("val", "val_tta", "test", "test_tta"):
+        if subset in result:
+            log.info("%s accuracy %.4f", subset, result[subset]["accuracy"])
     with atomic_path(snakemake.output.metrics) as tmp:
         tmp.write_text(json.dumps(result, indent=1))

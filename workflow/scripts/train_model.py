@@ -1,5 +1,5 @@
 """Snakemake adapter: train one (architecture, trainable layers) model, resuming from checkpoints,
-then predict its validation (and test) images."""
+then predict its validation (and test) images, plain and with test-time augmentation."""
 
 import json
 import os
@@ -8,13 +8,14 @@ import pandas as pd
 
 os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
 
+from astrotune.checkpoints import remove_checkpoints, training_fingerprint  # noqa: E402
 from astrotune.data.store import read_dataset  # noqa: E402
 from astrotune.data.subsets import read_split, subset_indices  # noqa: E402
-from astrotune.evaluate import predictions_table  # noqa: E402
+from astrotune.evaluate import VIEWS, predictions_table  # noqa: E402
 from astrotune.io import atomic_path  # noqa: E402
 from astrotune.logs import rule_logging  # noqa: E402
-from astrotune.train import (  # noqa: E402
-    TrainingSettings, finish, model_summary, save_model, train, use_threads)
+from astrotune.models.zoo import save_model  # noqa: E402
+from astrotune.train import TrainingSettings, model_summary, train, use_threads  # noqa: E402
 
 with rule_logging(snakemake.log[0]):
     use_threads(snakemake.threads)
@@ -22,24 +23,25 @@ with rule_logging(snakemake.log[0]):
     split = read_split(snakemake.input.split)
     rows = {subset: subset_indices(dataset, split, subset, snakemake.input.split)
             for subset in ("train", "val", "test")}
-    settings = TrainingSettings(**snakemake.params.training, seed=snakemake.params.seed)
+    settings = TrainingSettings.from_config(snakemake.params.training, seed=snakemake.params.seed)
     arch, layers = snakemake.wildcards.arch, int(snakemake.wildcards.layers)
-    model, history = train(
-        dataset.images[rows["train"]], dataset.labels[rows["train"]],
-        dataset.images[rows["val"]], dataset.labels[rows["val"]],
+    checkpoint_dir = snakemake.params.checkpoint_dir
+    model, history, state = train(
+        dataset.images, dataset.labels, rows["train"], rows["val"],
         n_classes=len(dataset.class_names), arch=arch, layers=layers, settings=settings,
-        checkpoint_dir=snakemake.params.checkpoint_dir,
+        checkpoint_dir=checkpoint_dir,
+        fingerprint=training_fingerprint(snakemake.input.dataset, snakemake.input.split, arch, layers, settings),
     )
     predictions = pd.concat([
         predictions_table(model, dataset.images[rows[subset]], dataset.ids[rows[subset]],
-                          dataset.labels[rows[subset]], subset, dataset.class_names)
-        for subset in ("val", "test") if len(rows[subset])])
+                          dataset.labels[rows[subset]], subset, dataset.class_names, view)
+        for subset in ("val", "test") if len(rows[subset]) for view in VIEWS])
     save_model(model, snakemake.output.model)
     with atomic_path(snakemake.output.history) as tmp:
         history.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.predictions) as tmp:
         predictions.to_csv(tmp, index=False)
-    summary = model_summary(model, arch, layers, settings) | {"class_names": dataset.class_names}
+    summary = model_summary(model, arch, layers, settings, state) | {"class_names": dataset.class_names}
     with atomic_path(snakemake.output.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
-    finish(snakemake.params.checkpoint_dir)
+    remove_checkpoints(checkpoint_dir)

@@ -1,4 +1,5 @@
-"""Serialisable ImageNet preprocessing layer, so `.keras` files load with ``safe_mode`` on."""
+"""Serialisable custom layers (ImageNet preprocessing, augmentation), so `.keras` files load with
+``safe_mode`` on."""
 
 import keras
 from keras import ops
@@ -40,3 +41,72 @@ class ImagenetPreprocessing(keras.layers.Layer):
 
     def get_config(self):
         return super().get_config() | {"mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="astrotune")
+class RandomDihedral(keras.layers.Layer):
+    """One of the 8 symmetries of the square (90-degree rotations and flips) per image, in training.
+
+    Any element of the dihedral group is an optional transpose followed by optional vertical and
+    horizontal flips, so three fair coins per image pick it uniformly. Square images only; at
+    inference the layer is the identity.
+
+    Args:
+        seed: seed of the layer's random generator (its state is saved with the model).
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        coins = keras.random.randint((ops.shape(inputs)[0], 3), 0, 2, seed=self.seed_generator)
+
+        def where(column, transformed, x):
+            return ops.where(ops.reshape(coins[:, column] > 0, (-1, 1, 1, 1)), transformed, x)
+
+        x = where(0, ops.transpose(inputs, (0, 2, 1, 3)), inputs)
+        x = where(1, ops.flip(x, axis=1), x)
+        return where(2, ops.flip(x, axis=2), x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return super().get_config() | {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="astrotune")
+class RandomChannelGain(keras.layers.Layer):
+    """Multiply each colour channel of each image by its own factor in ``1 +- gain``, in training.
+
+    Models the band-to-band calibration and stretch differences between survey fields; values are
+    clipped to 0..255. At inference the layer is the identity.
+
+    Args:
+        gain: half-width of the uniform factor range (0.1 means factors in 0.9..1.1).
+        seed: seed of the layer's random generator.
+    """
+
+    def __init__(self, gain, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.gain = gain
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or not self.gain:
+            return inputs
+        x = ops.cast(inputs, self.compute_dtype)
+        shape = (ops.shape(x)[0], 1, 1, ops.shape(x)[-1])
+        factors = keras.random.uniform(shape, 1 - self.gain, 1 + self.gain, seed=self.seed_generator)
+        return ops.clip(x * factors, 0.0, 255.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return super().get_config() | {"gain": self.gain, "seed": self.seed}

@@ -1,4 +1,5 @@
-"""The architecture zoo: keras.applications bases with preprocessing inside and a softmax head.
+"""The architecture zoo: keras.applications bases (and compact ones of our own, ``models/custom.py``)
+with augmentation and preprocessing inside and a softmax head.
 
 Importing this module does not import Keras or TensorFlow (the Snakefile validates schedules with
 it at parse time); the builders import Keras when called.
@@ -27,7 +28,9 @@ class ArchSpec:
         n_layers: ``len(base.layers)`` of ``<name>(include_top=False, pooling="avg",
             weights=None)``; EfficientNetB* gain one Normalization layer with ImageNet weights.
         imagenet_file: name of the no-top ImageNet weight file under ``$KERAS_HOME/models``
-            (``{rows}``: MobileNetV2's weights depend on the input side).
+            (``{rows}``: MobileNetV2's weights depend on the input side); empty when the
+            architecture has no ImageNet weights.
+        custom: True for architectures built by ``models/custom.py`` instead of keras.applications.
     """
 
     name: str
@@ -35,6 +38,7 @@ class ArchSpec:
     min_size: int
     n_layers: int
     imagenet_file: str
+    custom: bool = False
 
 
 ARCHITECTURES = {spec.name: spec for spec in (
@@ -49,6 +53,7 @@ ARCHITECTURES = {spec.name: spec for spec in (
     ArchSpec("EfficientNetV2S", "none", 32, 514, "efficientnetv2-s_notop.h5"),
     ArchSpec("InceptionResNetV2", "tf", 75, 781,
              "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ArchSpec("CompactCNN", "tf", 16, 30, "", custom=True),
 )}
 
 
@@ -80,6 +85,15 @@ def build_base(arch, input_shape, weights):
     from keras import applications
 
     spec = ARCHITECTURES[arch]
+    if spec.custom:
+        from astrotune.models.custom import BUILDERS
+
+        if weights == "imagenet":
+            raise ValueError(f"{arch} has no ImageNet weights; use training.weights none or a weights file")
+        base = BUILDERS[arch](tuple(input_shape))
+        if weights != "none":
+            base.load_weights(weights)
+        return base
     constructor = getattr(applications, spec.name)
     if weights == "imagenet":
         return constructor(include_top=False, pooling="avg", weights="imagenet", input_shape=tuple(input_shape))
@@ -99,8 +113,8 @@ def _speed_up_batchnorm_statistics(base, momentum=0.99):
             layer.momentum = min(layer.momentum, momentum)
 
 
-def build_classifier(arch, n_classes, input_shape, weights):
-    """Input -> [Resizing] -> ImageNet preprocessing -> base -> Dense softmax.
+def build_classifier(arch, n_classes, input_shape, weights, augmentation=None):
+    """Input -> [augmentation] -> [Resizing] -> ImageNet preprocessing -> base -> Dense softmax.
 
     Pretrained bases run with ``training=False``, so their BatchNorm layers keep the ImageNet
     statistics even when trainable (the Keras fine-tuning recipe); a randomly initialised base
@@ -109,6 +123,13 @@ def build_classifier(arch, n_classes, input_shape, weights):
     Inputs smaller than the architecture's min_size (Xception 71, InceptionResNetV2 75) are
     upsampled to min_size by a Resizing layer before the base; layer and parameter counts of
     the base do not depend on the input size.
+
+    Args:
+        arch: a key of ARCHITECTURES.
+        n_classes: units of the softmax head.
+        input_shape: (height, width, 3) of the packed images.
+        weights: ``imagenet``, ``none`` or a weights file (see build_base).
+        augmentation: optional block from ``augment.augmentation_block``, active only in training.
 
     Returns:
         (model, base): the functional classifier and its keras.applications base.
@@ -123,6 +144,8 @@ def build_classifier(arch, n_classes, input_shape, weights):
     base = build_base(arch, base_shape, weights)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
+    if augmentation is not None:
+        x = augmentation(x)
     if base_shape != tuple(input_shape):
         x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
     if spec.preprocessing != "none":
@@ -143,6 +166,15 @@ def load_model(path):
     model = keras.saving.load_model(path)
     model.jit_compile = False  # as in training: XLA compilation of these graphs costs more than it saves
     return model
+
+
+def save_model(model, path):
+    """Save a ``.keras`` model atomically (Keras needs the suffix, so the partial file keeps it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial_{path.name}")
+    model.save(partial)
+    partial.replace(path)
 
 
 def fetch_imagenet_weights(arch, input_shape=None):

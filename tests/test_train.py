@@ -1,0 +1,118 @@
+"""The training loop in process: early stopping keeps the best epoch, a killed job resumes exactly
+(also a real SIGKILL), and a checkpoint of other settings is never resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from astrotune.checkpoints import STATE_FILE, training_fingerprint
+from astrotune.data.store import PackedDataset, write_dataset
+from astrotune.models.augment import AugmentationSettings
+from astrotune.train import EarlyStopping, TrainingSettings, train
+
+N_CLASSES = 3
+
+
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    """60 noise images with random labels: the model can only memorise, so validation loss rises
+    after a few epochs (what early stopping must catch). Written as a packed data set + split."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (60, 16, 16, 3)).astype("uint8")
+    labels = rng.integers(0, N_CLASSES, 60)
+    folder = tmp_path_factory.mktemp("problem")
+    ids = [f"o{i}" for i in range(60)]
+    write_dataset(folder / "dataset.h5", PackedDataset(images, labels, np.array(ids, dtype=object), np.full(60, np.nan),
+                                                      np.full(60, np.nan), ["A", "B", "C"]))
+    (folder / "split.csv").write_text("id,subset\n" + "".join(
+        f"{i},{'train' if n < 40 else 'val'}\n" for n, i in enumerate(ids)))
+    return {"images": images, "labels": labels, "train": np.arange(40), "val": np.arange(40, 60), "folder": folder}
+
+
+SETTINGS = TrainingSettings(epochs=8, batch_size=8, learning_rate=0.01, balancing="oversample",
+                            augmentation=AugmentationSettings(dihedral=True),
+                            early_stopping=EarlyStopping(patience=2), seed=11)
+
+
+def run(problem, checkpoint_dir, settings=SETTINGS):
+    fingerprint = training_fingerprint(problem["folder"] / "dataset.h5", problem["folder"] / "split.csv",
+                                       "CompactCNN", 30, settings)
+    return train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, "CompactCNN",
+                 30, settings, checkpoint_dir, fingerprint)
+
+
+def val_loss(model, problem):
+    images, labels = problem["images"][problem["val"]], problem["labels"][problem["val"]]
+    return model.evaluate(images, np.eye(N_CLASSES)[labels], verbose=0)[0]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(problem, tmp_path_factory):
+    model, history, state = run(problem, tmp_path_factory.mktemp("uninterrupted") / "checkpoint")
+    return model, history, state
+
+
+def test_early_stopping_restores_the_best_epoch(uninterrupted, problem):
+    model, history, state = uninterrupted
+    assert state.stopped and len(history) < SETTINGS.epochs
+    assert len(history) - state.best_epoch == SETTINGS.early_stopping.patience
+    assert state.best_epoch == int(history["val_loss"].idxmin()) + 1
+    assert val_loss(model, problem) == pytest.approx(history["val_loss"].min(), rel=1e-5)
+    assert val_loss(model, problem) < history["val_loss"].iloc[-1]
+
+
+CHILD = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    import astrotune.checkpoints as checkpoints
+    sys.path.insert(0, {tests!r})
+    import test_train
+    from astrotune.data.store import read_dataset
+
+    kill_after = int(sys.argv[1])
+    real_save = checkpoints.save_checkpoint
+    def save_then_die(checkpoint_dir, model, state, fingerprint):
+        real_save(checkpoint_dir, model, state, fingerprint)
+        if len(state.history) == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    import astrotune.train
+    astrotune.train.save_checkpoint = save_then_die
+    data = read_dataset({folder!r} + "/dataset.h5")
+    problem = {{"images": data.images, "labels": data.labels, "train": np.arange(40), "val": np.arange(40, 60),
+               "folder": __import__("pathlib").Path({folder!r})}}
+    test_train.run(problem, {checkpoint!r})
+""")
+
+
+def test_sigkill_and_resume_gives_the_uninterrupted_result(uninterrupted, problem, tmp_path):
+    """Killed after the best epoch, while waiting out the patience."""
+    kill_after = uninterrupted[2].best_epoch + 1
+    checkpoint = tmp_path / "checkpoint"
+    script = CHILD.format(tests=os.path.dirname(__file__), folder=str(problem["folder"]), checkpoint=str(checkpoint))
+    child = subprocess.run([sys.executable, "-c", script, str(kill_after)], capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    assert len(json.loads((checkpoint / STATE_FILE).read_text())["state"]["history"]) == kill_after
+    model, history, state = run(problem, checkpoint)
+    expected_model, expected_history, expected_state = uninterrupted
+    assert history.drop(columns="seconds").equals(expected_history.drop(columns="seconds"))
+    assert (state.best_epoch, state.stopped) == (expected_state.best_epoch, True)
+    for got, expected in zip(model.get_weights(), expected_model.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(problem, tmp_path, caplog):
+    checkpoint = tmp_path / "checkpoint"
+    short = TrainingSettings(epochs=1, batch_size=8, seed=11)
+    run(problem, checkpoint, short)
+    assert json.loads((checkpoint / STATE_FILE).read_text())["state"]["history"][-1]["epoch"] == 1
+    changed = TrainingSettings(epochs=1, batch_size=8, learning_rate=0.005, seed=11)
+    with caplog.at_level("INFO"):
+        _, history, _ = run(problem, checkpoint, changed)
+    assert "belongs to other settings or data; starting fresh" in caplog.text
+    assert list(history["epoch"]) == [1]
