@@ -62,3 +62,10 @@ def test_saved_model_with_augmentation_reloads_in_safe_mode(augmented_model, ima
     augmented_model.save(tmp_path / "model.keras")
     reloaded = load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(reloaded.predict(images, verbose=0), augmented_model.predict(images, verbose=0))
+
+
+def test_center_crop_is_inside_the_model(images):
+    model, _ = build_classifier("CompactCNN", 3, (16, 16, 3), "none", center_crop=8)
+    assert model.input_shape == (None, 16, 16, 3) and model.get_layer("center_crop").output.shape[1:3] == (8, 8)
+    with pytest.raises(ValueError, match="training.center_crop"):
+        build_classifier("CompactCNN", 3, (16, 16, 3), "none", center_crop=17)

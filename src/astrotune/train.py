@@ -40,6 +40,7 @@ class TrainingSettings:
     batch_size: int = 32
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
+    center_crop: int = 0
     balancing: str = "class_weights"
     augmentation: AugmentationSettings = field(default_factory=AugmentationSettings)
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
@@ -94,7 +95,8 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings):
     from astrotune.models.zoo import build_classifier
 
     augmentation = augmentation_block(settings.augmentation, settings.seed)
-    model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation)
+    model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation,
+                                   settings.center_crop)
     set_trainable_last_layers(model, base, layers)
     # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU).
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(settings, n_train)),

@@ -10,6 +10,9 @@ from astrotune.models.zoo import validate_schedule
 validate(config, schema="../schemas/config.schema.yaml")
 for _arch, _schedule in config["architectures"].items():
     validate_schedule(_arch, _schedule)
+if config["training"]["center_crop"] > config["dataset"]["image_size"]:
+    raise ValueError(f"training.center_crop: {config['training']['center_crop']} is larger than "
+                     f"dataset.image_size {config['dataset']['image_size']}")
 
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]

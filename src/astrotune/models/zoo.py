@@ -113,8 +113,8 @@ def _speed_up_batchnorm_statistics(base, momentum=0.99):
             layer.momentum = min(layer.momentum, momentum)
 
 
-def build_classifier(arch, n_classes, input_shape, weights, augmentation=None):
-    """Input -> [augmentation] -> [Resizing] -> ImageNet preprocessing -> base -> Dense softmax.
+def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, center_crop=0):
+    """Input -> [augmentation] -> [CenterCrop] -> [Resizing] -> preprocessing -> base -> Dense softmax.
 
     Pretrained bases run with ``training=False``, so their BatchNorm layers keep the ImageNet
     statistics even when trainable (the Keras fine-tuning recipe); a randomly initialised base
@@ -130,6 +130,9 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None):
         input_shape: (height, width, 3) of the packed images.
         weights: ``imagenet``, ``none`` or a weights file (see build_base).
         augmentation: optional block from ``augment.augmentation_block``, active only in training.
+        center_crop: side of the central square the network sees (0: the whole image). Cropping
+            inside the model keeps the saved model's input the packed image, and lets augmentation
+            shift real sky into the crop instead of filling borders.
 
     Returns:
         (model, base): the functional classifier and its keras.applications base.
@@ -140,13 +143,19 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None):
 
     spec = ARCHITECTURES[arch]
     height, width, channels = input_shape
+    if center_crop:
+        if center_crop > min(height, width):
+            raise ValueError(f"training.center_crop: {center_crop} is larger than the {height}x{width} images")
+        height = width = center_crop
     base_shape = (max(height, spec.min_size), max(width, spec.min_size), channels)
     base = build_base(arch, base_shape, weights)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
     if augmentation is not None:
         x = augmentation(x)
-    if base_shape != tuple(input_shape):
+    if center_crop:
+        x = keras.layers.CenterCrop(center_crop, center_crop, name="center_crop")(x)
+    if base_shape != (height, width, channels):
         x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
     if spec.preprocessing != "none":
         x = ImagenetPreprocessing(spec.preprocessing, name="preprocess")(x)
