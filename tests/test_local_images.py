@@ -10,7 +10,7 @@ from PIL import Image
 
 from astrotune.errors import InputError
 from astrotune.sky.local_images import index_local_images, listed_input
-from astrotune.sky.manifest import read_manifest
+from astrotune.data.manifest import read_manifest
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 

@@ -9,7 +9,7 @@ from astrotune.data.pack import pack
 from astrotune.data.split import stratified_split
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
-from astrotune.sky.manifest import write_manifest
+from astrotune.data.manifest import write_manifest
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 

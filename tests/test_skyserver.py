@@ -20,7 +20,7 @@ from astrotune.data.store import write_dataset
 from astrotune.errors import InputError
 from astrotune.sky.catalog import read_catalog
 from astrotune.io import sha256_file
-from astrotune.sky.manifest import read_manifest
+from astrotune.data.manifest import read_manifest
 from astrotune.sky.skyserver import (BadAnswer, CutoutSettings, Journal, cutout_url, download_shard,
                                      inspect_cutout, retry_after_seconds, shard_rows)
 

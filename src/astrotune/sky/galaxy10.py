@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from astrotune.data.store import PackedDataset, write_dataset
+from astrotune.data.store import PackedDataset, check_labels, hdf5_errors, write_dataset
 from astrotune.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Galaxy10Variant:
     sha256: str
     size: int
     pixel_scale: float
+    max_bytes: int
     class_names: tuple
 
 
@@ -45,6 +46,7 @@ VARIANTS = {
         sha256="19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571",
         size=256,
         pixel_scale=0.262,
+        max_bytes=4_000_000_000,  # the published file is 2.7 GB
         class_names=(
             "Disturbed Galaxies", "Merging Galaxies", "Round Smooth Galaxies",
             "In-between Round Smooth Galaxies", "Cigar Shaped Smooth Galaxies", "Barred Spiral Galaxies",
@@ -60,6 +62,7 @@ VARIANTS = {
         sha256="969a6b1cefcc36e09fffa86febd2f699a4aa19b837ba0427f01b0bc6ded458af",
         size=69,
         pixel_scale=0.396,
+        max_bytes=1_000_000_000,  # the published file is 0.2 GB
         class_names=(
             "Disk Face-on No Spiral", "Smooth Completely round", "Smooth in-between round",
             "Smooth Cigar shaped", "Disk Edge-on Rounded Bulge", "Disk Edge-on Boxy Bulge",
@@ -74,6 +77,13 @@ def resolve_download(settings):
     """(file name, URL, expected SHA256) from the ``galaxy10`` config section; overrides win."""
     variant = VARIANTS[settings["variant"]]
     return variant.filename, settings.get("url") or variant.url, settings.get("sha256") or variant.sha256
+
+
+def download_cap(settings):
+    """Byte cap of the download: ``galaxy10.max_mb`` when set, else the variant's own cap."""
+    if settings.get("max_mb"):
+        return int(settings["max_mb"] * 1_000_000)
+    return VARIANTS[settings["variant"]].max_bytes
 
 
 def check_classes(classes, variant):
@@ -139,7 +149,7 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
         h5 = h5py.File(source_path, "r")
     except OSError as err:
         raise InputError(source_path, f"not a readable HDF5 file ({err})") from err
-    with h5:
+    with h5, hdf5_errors(source_path):
         labels = _check_layout(source_path, h5, len(spec.class_names))
         keep = stratified_indices(labels, n_per_class, seed)
         original_size = h5["images"].shape[1]
@@ -181,22 +191,17 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
 def _check_layout(path, h5, n_classes):
     """Check Galaxy10's datasets; return the labels."""
     for name in ("images", "ans"):
-        if name not in h5:
-            raise InputError(path, f"missing dataset '{name}' (not a Galaxy10 file?)")
+        if not isinstance(h5.get(name), h5py.Dataset):
+            kind = "a group" if name in h5 else "missing"
+            raise InputError(path, f"dataset '{name}' is {kind}, expected a dataset (not a Galaxy10 file?)")
     images = h5["images"]
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2] or images.dtype != np.uint8:
         raise InputError(path, f"dataset 'images' must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
-    labels = h5["ans"][:]
-    if labels.shape != (images.shape[0],):
-        raise InputError(path, f"dataset 'ans' has shape {labels.shape}, expected ({images.shape[0]},)")
-    if len(labels) == 0:
-        raise InputError(path, "dataset 'ans' is empty")
-    if labels.min() < 0 or labels.max() >= n_classes:
-        raise InputError(path, f"dataset 'ans' has values outside 0..{n_classes - 1}")
+    labels = check_labels(path, "ans", h5["ans"], images.shape[0], n_classes)
     for name in ("ra", "dec"):
-        if name in h5 and h5[name].shape != labels.shape:
-            raise InputError(path, f"dataset '{name}' has shape {h5[name].shape}, expected {labels.shape}")
-    return labels.astype(np.int64)
+        if name in h5 and (not isinstance(h5[name], h5py.Dataset) or h5[name].shape != labels.shape):
+            raise InputError(path, f"dataset '{name}' must be a dataset of shape {labels.shape}")
+    return labels
 
 
 def _read_rows(dataset, rows):
