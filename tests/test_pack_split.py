@@ -7,6 +7,7 @@ from PIL import Image
 
 from astrotune.data.pack import pack
 from astrotune.data.split import stratified_split
+from astrotune.data.store import read_dataset
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
 from astrotune.data.manifest import write_manifest
@@ -31,9 +32,16 @@ def make_manifest(folder, statuses, size=20):
     return folder / "manifest.csv"
 
 
+def pack_to(folder, manifests, classes, image_size, max_failed_fraction, **options):
+    """Pack into ``folder``; returns (the packed data set as read back, the skipped list)."""
+    pack(manifests, folder / "dataset.h5", folder / "skipped.csv", classes, image_size, max_failed_fraction,
+         **options)
+    return read_dataset(folder / "dataset.h5"), pd.read_csv(folder / "skipped.csv")
+
+
 def test_pack_resizes_sorts_and_lists_skipped(tmp_path):
     first = make_manifest(tmp_path / "a", ["ok", "ok", "failed", "ok"])
-    dataset, skipped = pack([first], CLASSES, image_size=32, max_failed_fraction=0.5)
+    dataset, skipped = pack_to(tmp_path, [first], CLASSES, image_size=32, max_failed_fraction=0.5, threads=2)
     assert dataset.images.shape == (3, 32, 32, 3)
     assert list(dataset.ids) == ["o000", "o001", "o003"]
     assert list(dataset.labels) == [0, 1, 0]
@@ -44,27 +52,28 @@ def test_pack_resizes_sorts_and_lists_skipped(tmp_path):
 def test_too_many_failures_lists_them(tmp_path):
     manifest = make_manifest(tmp_path, ["ok", "failed", "blank", "ok"])
     with pytest.raises(InputError, match=r"2 of 4 objects.*o001 \(failed: HTTP 500\).*o002 \(blank"):
-        pack([manifest], CLASSES, image_size=16, max_failed_fraction=0.02)
+        pack_to(tmp_path, [manifest], CLASSES, image_size=16, max_failed_fraction=0.02)
 
 
 def test_checksum_mismatch_names_manifest_and_field(tmp_path):
     manifest = make_manifest(tmp_path, ["ok", "ok"])
     Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(tmp_path / "images" / "o001.png")
     with pytest.raises(InputError, match=r"manifest.csv: column 'sha256'"):
-        pack([manifest], CLASSES, image_size=16, max_failed_fraction=0.0)
+        pack_to(tmp_path, [manifest], CLASSES, image_size=16, max_failed_fraction=0.0)
+    assert not (tmp_path / "dataset.h5").exists() and not (tmp_path / "skipped.csv").exists()
 
 
 def test_unknown_class_named(tmp_path):
     manifest = make_manifest(tmp_path, ["ok", "ok"])
     with pytest.raises(InputError, match=r"column 'class': 'STAR'"):
-        pack([manifest], ["GALAXY", "QSO"], image_size=16, max_failed_fraction=0.0)
+        pack_to(tmp_path, [manifest], ["GALAXY", "QSO"], image_size=16, max_failed_fraction=0.0)
 
 
 def test_duplicate_ids_across_shards(tmp_path):
     first = make_manifest(tmp_path / "a", ["ok"])
     second = make_manifest(tmp_path / "b", ["ok"])
     with pytest.raises(InputError, match="more than one manifest"):
-        pack([first, second], CLASSES, image_size=16, max_failed_fraction=0.0)
+        pack_to(tmp_path, [first, second], CLASSES, image_size=16, max_failed_fraction=0.0)
 
 
 def test_shard_order_does_not_matter(tmp_path):
@@ -72,8 +81,8 @@ def test_shard_order_does_not_matter(tmp_path):
     rows = pd.read_csv(first)
     rows["id"] = ["p0", "p1"]
     rows.to_csv(tmp_path / "a" / "other.csv", index=False)
-    one, _ = pack([first, tmp_path / "a" / "other.csv"], CLASSES, 16, 0.0)
-    two, _ = pack([tmp_path / "a" / "other.csv", first], CLASSES, 16, 0.0)
+    one, _ = pack_to(tmp_path / "one", [first, tmp_path / "a" / "other.csv"], CLASSES, 16, 0.0)
+    two, _ = pack_to(tmp_path / "two", [tmp_path / "a" / "other.csv", first], CLASSES, 16, 0.0, threads=3)
     assert list(one.ids) == list(two.ids)
     np.testing.assert_array_equal(one.images, two.images)
 

@@ -32,8 +32,10 @@ def open_image(file, source, max_pixels=DEFAULT_MAX_PIXELS):
     """
     try:
         image = Image.open(file, formats=FORMATS)
+    except UnidentifiedImageError as err:
+        raise InputError(source, "not a readable image (not a JPEG or PNG file)") from err
     except READ_ERRORS as err:
-        raise InputError(source, f"not a readable JPEG or PNG image ({err})") from err
+        raise InputError(source, f"not a readable image ({err})") from err
     width, height = image.size
     if width * height > max_pixels:
         image.close()

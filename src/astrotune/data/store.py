@@ -153,9 +153,10 @@ def read_dataset(path, with_images=True):
         raise InputError(path, f"not a readable HDF5 file ({err})") from err
     with h5, hdf5_errors(path):
         for name in ("images", "labels", "ids", "ra", "dec"):
-            if not isinstance(h5.get(name), h5py.Dataset):
-                kind = "a group" if name in h5 else "missing"
-                raise InputError(path, f"dataset '{name}' is {kind}, expected a dataset")
+            if name not in h5:
+                raise InputError(path, f"missing dataset '{name}'")
+            if not isinstance(h5[name], h5py.Dataset):
+                raise InputError(path, f"'{name}' is a group, expected a dataset")
         if "class_names" not in h5.attrs:
             raise InputError(path, "missing attribute 'class_names'")
         class_names = [_text(name) for name in h5.attrs["class_names"]]

@@ -191,9 +191,10 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
 def _check_layout(path, h5, n_classes):
     """Check Galaxy10's datasets; return the labels."""
     for name in ("images", "ans"):
-        if not isinstance(h5.get(name), h5py.Dataset):
-            kind = "a group" if name in h5 else "missing"
-            raise InputError(path, f"dataset '{name}' is {kind}, expected a dataset (not a Galaxy10 file?)")
+        if name not in h5:
+            raise InputError(path, f"missing dataset '{name}' (not a Galaxy10 file?)")
+        if not isinstance(h5[name], h5py.Dataset):
+            raise InputError(path, f"'{name}' is a group, expected a dataset (not a Galaxy10 file?)")
     images = h5["images"]
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2] or images.dtype != np.uint8:
         raise InputError(path, f"dataset 'images' must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")

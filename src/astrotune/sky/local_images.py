@@ -231,7 +231,7 @@ def _check_image(entry, roots, max_bytes, max_pixels):
         with open_image(io.BytesIO(data), where, max_pixels) as image:
             image.load()
     except InputError as err:
-        return [f"{where}: rejected: {err.message}"]
+        return [f"{where}: {err.message}"]
     except READ_ERRORS as err:
         return [f"{where}: not a readable image ({err})"]
     entry["resolved"], entry["bytes"], entry["sha256"] = resolved, len(data), digest
