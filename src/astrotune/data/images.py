@@ -34,6 +34,9 @@ def open_image(file, source, max_pixels=DEFAULT_MAX_PIXELS):
         image = Image.open(file, formats=FORMATS)
     except UnidentifiedImageError as err:
         raise InputError(source, "not a readable image (not a JPEG or PNG file)") from err
+    except Image.DecompressionBombError as err:
+        raise InputError(source, f"image header claims more than dataset.max_pixels={max_pixels} pixels "
+                                 f"({err})") from err
     except READ_ERRORS as err:
         raise InputError(source, f"not a readable image ({err})") from err
     width, height = image.size

@@ -102,7 +102,9 @@ def inspect_cutout(data, size):
                 raise BadAnswer(f"image is {width}x{height}, expected {size}x{size}", retry=True)
             image.load()
             grey = np.asarray(image.convert("L"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
+    except Image.DecompressionBombError as err:
+        raise BadAnswer(f"JPEG header claims a decompression bomb, not decoded ({err})", retry=True) from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise BadAnswer(f"undecodable JPEG ({len(data)} bytes: {err})", retry=True) from err
     return "blank" if grey.std() < BLANK_STD else "ok"
 
