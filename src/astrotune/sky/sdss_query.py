@@ -207,6 +207,15 @@ def _pool(frame, sdss_class):
     return frame[~duplicated].reset_index(drop=True)[CATALOG_COLUMNS]
 
 
+def _with_columns(frame, columns, url):
+    """``frame`` if it is empty or has ``columns``; else an InputError naming the service."""
+    missing = [c for c in columns if c not in frame.columns]
+    if len(frame.columns) and missing:
+        raise InputError(f"sdss.skyserver_url ({url or conf.skyserver_baseurl})",
+                         f"SQL answer lacks columns {missing} (it has {list(frame.columns)[:10]})")
+    return frame
+
+
 def query_catalog(sdss, classes, seed):
     """Query SkyServer and draw the seeded sample.
 
@@ -216,7 +225,7 @@ def query_catalog(sdss, classes, seed):
     settings = query_settings(sdss, classes)
     release, url, timeout = settings["data_release"], sdss.get("skyserver_url"), sdss.get("timeout_s")
     queries = {"counts": count_query(settings)}
-    counted = run_query(queries["counts"], release, url, timeout)
+    counted = _with_columns(run_query(queries["counts"], release, url, timeout), ["class", "n"], url)
     counts = {c: 0 for c in settings["classes"]}
     for sdss_class, n in zip(counted.get("class", []), counted.get("n", [])):
         counts[str(sdss_class).strip()] = int(n)
@@ -227,7 +236,11 @@ def query_catalog(sdss, classes, seed):
     pools = {}
     for sdss_class in settings["classes"]:
         queries[sdss_class] = pool_query(settings, sdss_class)
-        pools[sdss_class] = _pool(run_query(queries[sdss_class], release, url, timeout), sdss_class)
+        answer = _with_columns(run_query(queries[sdss_class], release, url, timeout),
+                               [c for c in CATALOG_COLUMNS if c != "id"], url)
+        pools[sdss_class] = _pool(answer, sdss_class)
+    if not sum(sizes.values()):
+        raise InputError("config", f"no object passes the sdss cuts (class counts {counts})")
     log.info("class counts %s, pool rows %s, sample %s", counts, {c: len(p) for c, p in pools.items()}, sizes)
     catalog = sample_pools(pools, sizes, seed)
     provenance = {
