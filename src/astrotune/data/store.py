@@ -75,7 +75,7 @@ def check_ids(source, ids):
     unique, counts = np.unique(ids.astype(str), return_counts=True)
     if (counts > 1).any():
         repeated = unique[counts > 1]
-        raise InputError(source, f"dataset 'ids' repeats {len(repeated)} id(s), e.g. {repeated[0]!r}")
+        raise InputError(source, f"dataset 'ids' repeats {len(repeated)} id(s), e.g. {str(repeated[0])!r}")
 
 
 class DatasetWriter:
