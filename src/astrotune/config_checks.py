@@ -2,7 +2,7 @@
 
 - The config tree: YAML aliases (``&name`` / ``*name``) are rejected (an alias bomb expands to
   billions of nodes and hangs validation), and so is a tree of more than ``MAX_CONFIG_NODES`` values.
-- ``seed``: Keras seeds epoch ``e`` with ``seed + e``, which must stay below 2**32.
+- ``seed``: Keras seeds epoch ``e`` (0-based) with ``seed + e``, which must stay below 2**32.
 - ``split.val_fraction`` + ``split.test_fraction`` must leave objects for training.
 - ``training.weights``, when a path: it must be a Keras weights file (``.weights.h5``, legacy
   ``.h5``/``.hdf5`` or a ``.keras`` archive), checked with h5py without building any model.
@@ -39,9 +39,9 @@ def check_config(config, basedir, configfiles=()):
         return _lookup(config, schema, key)
 
     seed, epochs = value("seed"), value("training.epochs")
-    if _is_int(seed) and _is_int(epochs) and seed + epochs >= SEED_LIMIT:
-        raise InputError(source, f"seed {seed} is too large: seed + training.epochs ({epochs}) must stay below "
-                                 f"2**32 = {SEED_LIMIT} (epoch e is seeded with seed + e)")
+    if _is_int(seed) and _is_int(epochs) and seed + epochs > SEED_LIMIT:
+        raise InputError(source, f"seed {seed} is too large: seed + training.epochs ({epochs}) must be at most "
+                                 f"2**32 = {SEED_LIMIT} (epoch e is seeded with seed + e, below 2**32)")
     val, test = value("split.val_fraction"), value("split.test_fraction")
     if _is_number(val) and _is_number(test) and val + test >= 1:
         raise InputError(source, f"split.val_fraction ({val}) + split.test_fraction ({test}) must be below 1, "
