@@ -108,3 +108,51 @@ def test_split_with_test_subset():
 def test_split_rejects_singleton_class():
     with pytest.raises(InputError, match="fewer than 2 objects"):
         stratified_split(["a", "b", "c"], [0, 0, 1], val_fraction=0.3)
+
+
+def noisy_jpeg(path, size, seed):
+    """A JPEG of a bright source on sky noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    source = 200 * np.exp(-((yy - size / 2) ** 2 + (xx - size / 3) ** 2) / (2 * (size / 20) ** 2))
+    pixels = np.clip(30 + source[..., None] + rng.normal(0, 8, (size, size, 3)), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, "JPEG", quality=90)
+    return path
+
+
+def test_dct_draft_matches_full_decode_within_tolerance_and_skips_the_full_size(tmp_path, monkeypatch):
+    from astrotune.data.images import DRAFT_TOLERANCE
+
+    rows = []
+    for i in range(3):
+        path = noisy_jpeg(tmp_path / "images" / f"j{i}.jpg", 1024, i)
+        rows.append({"id": f"j{i}", "ra": 0.0, "dec": 0.0, "class": CLASSES[i], "status": "ok",
+                     "path": f"images/j{i}.jpg", "sha256": sha256_file(path)})
+    write_manifest(rows, tmp_path / "manifest.csv")
+    resized_from = []
+    original_resize = Image.Image.resize
+    monkeypatch.setattr(Image.Image, "resize",
+                        lambda self, *a, **k: resized_from.append(self.size) or original_resize(self, *a, **k))
+
+    full, _ = pack_to(tmp_path / "full", [tmp_path / "manifest.csv"], CLASSES, 256, 0.0, draft=False)
+    assert resized_from == [(1024, 1024)] * 3
+    resized_from.clear()
+    drafted, _ = pack_to(tmp_path / "draft", [tmp_path / "manifest.csv"], CLASSES, 256, 0.0, draft=True, threads=2)
+    assert resized_from == []  # decoded at 1/4 scale: 256 px straight from the DCT domain
+    drafted_200, _ = pack_to(tmp_path / "draft200", [tmp_path / "manifest.csv"], CLASSES, 200, 0.0, draft=True)
+    assert resized_from == [(256, 256)] * 3  # 1/4 scale, then an exact resize to 200 px
+
+    difference = np.abs(full.images.astype(int) - drafted.images.astype(int))
+    assert 0 < difference.mean() <= DRAFT_TOLERANCE
+    assert drafted_200.images.shape == (3, 200, 200, 3)
+
+
+def test_packing_keeps_a_bounded_number_of_images_in_flight():
+    from astrotune.data.pack import IN_FLIGHT_PER_THREAD, _ordered_map
+
+    loaded = []
+    results = _ordered_map(lambda i: loaded.append(i) or i * i, range(1000), threads=2)
+    assert next(results) == 0
+    assert len(loaded) <= 2 * IN_FLIGHT_PER_THREAD + 2
+    assert list(results) == [i * i for i in range(1, 1000)]
