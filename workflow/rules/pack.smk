@@ -15,7 +15,7 @@ if SOURCE != "galaxy10":
             max_failed_fraction=config["dataset"]["max_failed_fraction"],
             provenance=packing_provenance(),
             max_pixels=config["dataset"]["max_pixels"],
-        threads: workflow.cores
+        threads: workflow.cores  # decoding workers: every core locally (profiles/slurm sets 8)
         conda:
             "../envs/astrotune.yaml"
         log:
