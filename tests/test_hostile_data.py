@@ -1,9 +1,10 @@
 """Issue 11, silent corruption and tracebacks from data files: every bad file ends in one clear line.
 
-Galaxy10 files go through the real pack_galaxy10 script, packed data sets through split_dataset,
-image manifests through pack_dataset, each under a memory limit and a timeout.
+Each kind of damage is checked in process (the code the scripts call); one case per script runs the
+real entry point (pack_galaxy10, split_dataset, pack_dataset) under a memory limit and a timeout.
 """
 
+import re
 import shutil
 import struct
 import zlib
@@ -15,8 +16,9 @@ from PIL import Image
 
 from astrotune.data.manifest import write_manifest
 from astrotune.data.store import PackedDataset, read_dataset, write_dataset
+from astrotune.errors import InputError
 from astrotune.io import sha256_file
-from astrotune.sky.galaxy10 import VARIANTS
+from astrotune.sky.galaxy10 import VARIANTS, pack_galaxy10
 from hostile import assert_clean_failure, run_script
 
 DECALS = list(VARIANTS["decals"].class_names)
@@ -63,9 +65,14 @@ GALAXY10_CASES = {
 def test_damaged_galaxy10_files_fail_cleanly(tmp_path, case):
     change, expected = GALAXY10_CASES[case]
     source = galaxy10_file(tmp_path / "Galaxy10_DECals.h5", change)
-    if case == "corrupt chunk":
-        corrupt_first_chunk(source)
-    output, log = tmp_path / "results" / "dataset.h5", tmp_path / "logs" / "pack_galaxy10.log"
+    output = tmp_path / "results" / "dataset.h5"
+    if case != "corrupt chunk":  # in process: the same code the script calls
+        with pytest.raises(InputError, match=re.escape(f"{source}: {expected}")):
+            pack_galaxy10(source, output, variant="decals", classes=DECALS, image_size=32)
+        assert not output.exists() and not list(tmp_path.glob("results/*"))
+        return
+    corrupt_first_chunk(source)
+    log = tmp_path / "logs" / "pack_galaxy10.log"
     log.parent.mkdir()
     result = run_script("pack_galaxy10", input=[str(source)], output=[str(output)], log=log,
                         params={"variant": "decals", "classes": DECALS, "image_size": 32, "n_per_class": None,
@@ -104,19 +111,23 @@ PACKED_CASES = {
 def test_damaged_packed_files_fail_cleanly(tmp_path, case):
     changes, expected = PACKED_CASES[case]
     dataset = packed_file(tmp_path / "dataset.h5", **changes)
+    with pytest.raises(InputError, match=re.escape(f"{dataset}: ") + ".*" + re.escape(expected)):
+        read_dataset(dataset, with_images=False)
+
+
+def test_split_script_fails_cleanly_on_a_damaged_packed_file(tmp_path):
+    dataset = packed_file(tmp_path / "dataset.h5", **PACKED_CASES["duplicate ids"][0])
     output, log = tmp_path / "split.csv", tmp_path / "split_dataset.log"
     result = run_script("split_dataset", input={"dataset": str(dataset)}, output={"split": str(output)}, log=log,
                         params={"val_fraction": 0.25, "test_fraction": 0.0, "seed": 0})
-    assert_clean_failure(result, f"{dataset}: ", outputs=[output], log=log)
-    assert expected in result.stderr
+    assert_clean_failure(result, f"{dataset}: {PACKED_CASES['duplicate ids'][1]}", outputs=[output], log=log)
 
 
 def test_corrupt_image_chunk_of_a_packed_file_is_one_clear_error(tmp_path):
     dataset = packed_file(tmp_path / "dataset.h5")
     corrupt_first_chunk(dataset)
-    with pytest.raises(Exception) as err:
+    with pytest.raises(InputError, match="damaged HDF5 file, cannot read its data"):
         read_dataset(dataset)
-    assert type(err.value).__name__ == "InputError" and "damaged HDF5 file" in str(err.value)
 
 
 def png16(path, values):

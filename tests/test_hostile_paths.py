@@ -95,6 +95,12 @@ def test_allowed_roots_admit_outside_folders_and_nothing_else(tmp_path):
                          searched=[tmp_path / "resources", tmp_path / "logs"])
 
     (images / "GALAXY" / "leak.png").unlink()
+    (images / "GALAXY").rename(tmp_path / "GALAXY")
+    (images / "GALAXY").symlink_to(tmp_path / "GALAXY")  # a class subfolder leaving the folder: not listed
+    result, output, log = index(tmp_path, {"folder": str(images), "allowed_roots": [str(shared)]}, images)
+    assert_clean_failure(result, "subfolder 'GALAXY' rejected: resolves to", outputs=[output], log=log)
+    (images / "GALAXY").unlink()
+    (tmp_path / "GALAXY").rename(images / "GALAXY")
     result, output, log = index(tmp_path, {"folder": str(images), "allowed_roots": [str(shared)]}, images)
     assert result.returncode == 0, result.stderr
     assert sorted(read_manifest(output)["id"]) == ["s0", "s1", "s2"]

@@ -8,6 +8,7 @@ and jitter, a Retry-After header wins; other HTTP errors are not retried.
 """
 
 import email.utils
+import http.client
 import logging
 import random
 import threading
@@ -123,7 +124,7 @@ class Hold:
 
 
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-              urllib3.exceptions.HTTPError, OSError)
+              urllib3.exceptions.HTTPError, http.client.HTTPException, ConnectionError)
 
 
 def with_retries(attempt, policy, hold=None, what=""):

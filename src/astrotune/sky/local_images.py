@@ -56,10 +56,11 @@ def index_local_images(output, classes, *, folder=None, manifest=None, id_column
         entries, problems = _read_image_list(source, base, classes, id_column)
     elif folder:
         source = base = Path(folder)
-        entries, problems = _scan_folder(source, classes)
     else:
         raise InputError("local_images", "set local_images.path (class subfolders) or local_images.manifest")
     roots = [base.resolve(), *(Path(root).expanduser().resolve() for root in allowed_roots)]
+    if not manifest:
+        entries, problems = _scan_folder(source, classes, roots)
     problems += _check_ids(entries)
     problems += _check_classes_present(entries, classes)
     for entry in entries:
@@ -84,8 +85,8 @@ def listed_input(settings):
     return settings.get("manifest") or settings["path"]
 
 
-def _scan_folder(folder, classes):
-    """Entries and problems of a folder with one subfolder per class."""
+def _scan_folder(folder, classes, roots):
+    """Entries and problems of a folder with one subfolder per class (subfolders resolve inside ``roots``)."""
     if not folder.is_dir():
         return [], [f"{folder} is not a folder"]
     by_name = {name.lower(): name for name in classes}
@@ -100,6 +101,10 @@ def _scan_folder(folder, classes):
         label = by_name.get(sub.name, by_name.get(sub.name.lower()))
         if label is None:
             problems.append(f"subfolder '{sub.name}' is not one of dataset.classes {list(classes)}")
+            continue
+        if not any(sub.resolve().is_relative_to(root) for root in roots):
+            problems.append(f"subfolder '{sub.name}' rejected: resolves to {sub.resolve()}, outside the image "
+                            "folder and local_images.allowed_roots")
             continue
         for file in sorted(sub.rglob("*")):
             if file.is_dir() or file.name.startswith("."):
@@ -197,7 +202,7 @@ def _confined_bytes(file, roots, max_bytes):
         resolved = Path(file).resolve(strict=True)
     except FileNotFoundError:
         return None, None, "file does not exist"
-    except (OSError, RuntimeError) as err:
+    except (OSError, RuntimeError, ValueError) as err:
         return None, None, f"cannot resolve the path ({err})"
     if not any(resolved.is_relative_to(root) for root in roots):
         return None, None, (f"resolves to {resolved}, outside the image folder and "
