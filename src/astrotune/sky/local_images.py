@@ -53,13 +53,14 @@ def index_local_images(output, classes, *, folder=None, manifest=None, id_column
     if manifest:
         source = Path(manifest)
         base = Path(folder) if folder else source.parent
-        entries, problems = _read_image_list(source, base, classes, id_column)
     elif folder:
         source = base = Path(folder)
     else:
         raise InputError("local_images", "set local_images.path (class subfolders) or local_images.manifest")
     roots = [base.resolve(), *(Path(root).expanduser().resolve() for root in allowed_roots)]
-    if not manifest:
+    if manifest:
+        entries, problems = _read_image_list(source, base, classes, id_column)
+    else:
         entries, problems = _scan_folder(source, classes, roots)
     problems += _check_ids(entries)
     problems += _check_classes_present(entries, classes)
