@@ -148,6 +148,15 @@ def shard_rows(catalog, shard, shards):
 def download(rows, folder, settings, shard=0):
     """Download the cutouts of ``rows`` (id, ra, dec, ...) into ``folder``, resuming earlier runs.
 
+    The public entry point for any list of positions (a catalog shard, or rows to predict on): files
+    are ``<folder>/<id>.jpg``; ids must be safe file names (see ``astrotune.sky.catalog``).
+
+    Args:
+        rows: DataFrame with columns id, ra, dec (degrees).
+        folder: Images folder (created; holds the resume journal of ``shard``).
+        settings: CutoutSettings.
+        shard: Journal number, so that several downloads can share one folder.
+
     Returns:
         One record per row, in row order: id, url, status, attempts, bytes, sha256, error, file.
     """
