@@ -25,12 +25,15 @@ DECALS = list(VARIANTS["decals"].class_names)
 CLASSES = ["GALAXY", "STAR", "QSO"]
 
 
-def galaxy10_file(path, change=None, n=20):
-    """A small Galaxy10 DECaLS-layout file; ``change(h5, labels)`` damages it."""
+def galaxy10_file(path, change=None, n=20, side=16):
+    """A small Galaxy10 DECaLS-layout file; ``change(h5, labels)`` damages it (returns True if it wrote 'ans')."""
     labels = np.arange(n, dtype=np.uint8) % 10
     with h5py.File(path, "w") as h5:
-        h5.create_dataset("images", data=np.full((n, 16, 16, 3), 7, np.uint8), chunks=(1, 16, 16, 3),
-                          compression="gzip")
+        if side > 16:  # only claimed: chunks that are never written take no space
+            h5.create_dataset("images", shape=(n, side, side, 3), dtype=np.uint8, chunks=(1, side, side, 3))
+        else:
+            h5.create_dataset("images", data=np.full((n, side, side, 3), 7, np.uint8), chunks=(1, side, side, 3),
+                              compression="gzip")
         if change is None or not change(h5, labels):
             h5.create_dataset("ans", data=labels)
     return path
@@ -57,6 +60,7 @@ GALAXY10_CASES = {
                       "dataset 'ans' must hold integer"),
     "column labels": (lambda h5, y: h5.create_dataset("ans", data=y[:, None]), "dataset 'ans' has shape (20, 1)"),
     "labels group": (lambda h5, y: h5.create_group("ans"), "'ans' is a group, expected a dataset"),
+    "huge images": (None, "dataset 'images' holds 2000x2000 images, more than dataset.max_pixels=1000000"),
     "corrupt chunk": (None, "damaged HDF5 file, cannot read its data"),
 }
 
@@ -64,11 +68,11 @@ GALAXY10_CASES = {
 @pytest.mark.parametrize("case", GALAXY10_CASES)
 def test_damaged_galaxy10_files_fail_cleanly(tmp_path, case):
     change, expected = GALAXY10_CASES[case]
-    source = galaxy10_file(tmp_path / "Galaxy10_DECals.h5", change)
+    source = galaxy10_file(tmp_path / "Galaxy10_DECals.h5", change, side=2000 if case == "huge images" else 16)
     output = tmp_path / "results" / "dataset.h5"
     if case != "corrupt chunk":  # in process: the same code the script calls
         with pytest.raises(InputError, match=re.escape(f"{source}: {expected}")):
-            pack_galaxy10(source, output, variant="decals", classes=DECALS, image_size=32)
+            pack_galaxy10(source, output, variant="decals", classes=DECALS, image_size=32, max_pixels=1_000_000)
         assert not output.exists() and not list(tmp_path.glob("results/*"))
         return
     corrupt_first_chunk(source)
@@ -76,7 +80,7 @@ def test_damaged_galaxy10_files_fail_cleanly(tmp_path, case):
     log.parent.mkdir()
     result = run_script("pack_galaxy10", input=[str(source)], output=[str(output)], log=log,
                         params={"variant": "decals", "classes": DECALS, "image_size": 32, "n_per_class": None,
-                                "seed": 0, "sha256": "", "config_hash": ""})
+                                "seed": 0, "sha256": "", "config_hash": "", "max_pixels": 1_000_000})
     assert_clean_failure(result, f"{source}: {expected}", outputs=[output], log=log)
     assert not list((tmp_path / "results").glob("*"))
 

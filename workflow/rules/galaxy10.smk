@@ -38,6 +38,7 @@ if SOURCE == "galaxy10":
             seed=config["seed"],
             sha256=GALAXY10_SHA256,
             config_hash=config_hash(config["dataset"], config["galaxy10"], config["seed"]),
+            max_pixels=config["dataset"]["max_pixels"],
         conda:
             "../envs/astrotune.yaml"
         log:

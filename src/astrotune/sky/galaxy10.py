@@ -16,10 +16,12 @@ import h5py
 import numpy as np
 from PIL import Image
 
+from astrotune.data.images import DEFAULT_MAX_PIXELS
 from astrotune.data.store import PackedDataset, check_labels, hdf5_errors, write_dataset
 from astrotune.errors import InputError
 
 log = logging.getLogger(__name__)
+BLOCK_BYTES = 256 * 1024 * 1024  # images read from the source file per step, at most
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,10 @@ def resize_images(images, size):
 
 
 def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per_class=None, seed=0,
-                  sha256="", config_hash="", chunk_size=256):
+                  sha256="", config_hash="", chunk_size=256, max_pixels=DEFAULT_MAX_PIXELS):
     """Pack a Galaxy10 HDF5 file into the project's HDF5 schema.
 
-    Images are read ``chunk_size`` at a time and collected in a temporary memory-mapped file beside
+    Images are read ``chunk_size`` at a time (fewer when they are large, at most ``BLOCK_BYTES``) and collected in a temporary memory-mapped file beside
     ``dest_path``, so neither the source file nor the packed images need to fit in memory.
 
     Args:
@@ -138,6 +140,7 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
         sha256: Checksum of the source file, recorded as provenance.
         config_hash: Hash of the config sections that shaped the output, recorded as provenance.
         chunk_size: Images read per step.
+        max_pixels: Largest image side squared accepted (``dataset.max_pixels``).
 
     Returns:
         Number of packed images.
@@ -153,6 +156,10 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
         labels = _check_layout(source_path, h5, len(spec.class_names))
         keep = stratified_indices(labels, n_per_class, seed)
         original_size = h5["images"].shape[1]
+        if original_size ** 2 > max_pixels:
+            raise InputError(source_path, f"dataset 'images' holds {original_size}x{original_size} images, more "
+                                          f"than dataset.max_pixels={max_pixels} pixels")
+        chunk_size = max(1, min(chunk_size, BLOCK_BYTES // (3 * original_size ** 2)))
         dest_path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=dest_path.parent, prefix=".pack_galaxy10.") as scratch:
             images = np.memmap(scratch, dtype=np.uint8, mode="w+", shape=(len(keep), image_size, image_size, 3))
