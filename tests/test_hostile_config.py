@@ -130,6 +130,7 @@ def test_snakemake_confines_a_local_image_list(tmp_path):
     log = (workdir / "logs" / "mine" / "index_local_images" / "index_local_images.log").read_text()
     assert result.returncode != 0 and "Error in rule index_local_images" in output
     assert "images/list.csv: 3 rejected image entries or problems" in log
+    assert "ERROR: images/list.csv: 3 rejected image entries or problems" in output
     assert "line 5 (" in log and "line 6 (../../outside/secret.jpg): rejected: resolves to" in log
     assert "Traceback" not in output + log
     assert not (workdir / "resources" / "mine" / "local_images" / "manifest.csv").exists()
