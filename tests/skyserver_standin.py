@@ -9,6 +9,11 @@ Answers the two endpoints astrotune uses, on 127.0.0.1 at an ephemeral port:
   deterministically from (ra, dec).
 
 Faults are injected per (ra, dec) with ``add_fault``; ``latency`` seconds are added to every answer.
+Hostile answers among them: ``huge`` (a body of ``huge_bytes`` zeros, with or without Content-Length),
+``bomb`` (a small JPEG whose header claims 30000x30000 pixels), ``trickle`` (one byte every
+``trickle_s``), ``stall`` (half the body, then silence for ``hang_s``), ``redirect_off`` (302 to
+``redirect_to``, another host) and ``redirect_same`` (302 to the same URL on this host, answered
+normally). ``sql_answer`` = (status, body) replaces every SQL answer.
 ``requests`` counts getjpeg requests per (ra, dec) key, ``request_times`` records when they came;
 ``sql``, ``paths`` and ``user_agents`` record what was asked and by whom.
 """
@@ -29,7 +34,8 @@ from urllib.parse import parse_qs, urlparse
 
 from PIL import Image
 
-FAULTS = {"500", "503", "429", "timeout", "reset", "truncated", "html", "wrong_size", "black"}
+FAULTS = {"500", "503", "429", "timeout", "reset", "truncated", "html", "wrong_size", "black", "huge", "huge_unsized",
+          "bomb", "trickle", "stall", "redirect_off", "redirect_same"}
 HTML_ERROR = (b"<!DOCTYPE html><html><head><title>SkyServer error</title></head>"
               b"<body><h1>Server Error in '/' Application.</h1></body></html>")
 
@@ -37,6 +43,19 @@ HTML_ERROR = (b"<!DOCTYPE html><html><head><title>SkyServer error</title></head>
 def key(ra, dec):
     """The stand-in's object key: (ra, dec) with 7 decimals, as the client sends them."""
     return f"{float(ra):.7f},{float(dec):.7f}"
+
+
+def bomb_jpeg(data, side=30000):
+    """``data`` (a JPEG) with the size in its first SOF header patched to ``side`` x ``side``."""
+    data = bytearray(data)
+    index = 2
+    while index < len(data):
+        marker, length = data[index + 1], struct.unpack(">H", data[index + 2:index + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            data[index + 5:index + 9] = struct.pack(">HH", side, side)
+            return bytes(data)
+        index += 2 + length
+    raise ValueError("no SOF marker")
 
 
 def load_catalog_db(csv_path):
@@ -67,6 +86,10 @@ class SkyServerStandIn:
         self.db_lock = threading.Lock()
         self.latency = latency
         self.hang_s = hang_s
+        self.huge_bytes = 300_000_000
+        self.trickle_s = 0.2
+        self.redirect_to = ""
+        self.sql_answer = None
         self.faults = {}
         self.requests = Counter()
         self.request_times = {}
@@ -147,6 +170,10 @@ class SkyServerStandIn:
                     self.send(404, b"not found", "text/plain")
 
             def answer_sql(self, params):
+                if standin.sql_answer is not None:
+                    status, body = standin.sql_answer
+                    self.send(status, body.encode() if isinstance(body, str) else body, "text/plain")
+                    return
                 try:
                     text = standin.query(params["cmd"])
                 except (KeyError, sqlite3.Error) as err:
@@ -177,6 +204,44 @@ class SkyServerStandIn:
                     self.end_headers()
                     self.wfile.write(body[: len(body) // 2])
                     self.close_connection = True
+                elif kind in ("huge", "huge_unsized"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    if kind == "huge":
+                        self.send_header("Content-Length", str(standin.huge_bytes))
+                    self.end_headers()
+                    self.close_connection = True
+                    block = b"\xff\xd8\xff" + bytes(1 << 20)
+                    try:
+                        for _ in range(standin.huge_bytes >> 20):
+                            self.wfile.write(block)
+                    except OSError:
+                        pass
+                elif kind == "bomb":
+                    self.send(200, bomb_jpeg(body), "image/jpeg")
+                elif kind in ("trickle", "stall"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        if kind == "stall":
+                            self.wfile.write(body[: len(body) // 2])
+                            self.wfile.flush()
+                            time.sleep(standin.hang_s)
+                        else:
+                            for byte in body:
+                                self.wfile.write(bytes([byte]))
+                                self.wfile.flush()
+                                time.sleep(standin.trickle_s)
+                    except OSError:
+                        pass
+                elif kind in ("redirect_off", "redirect_same"):
+                    target = standin.redirect_to + self.path if kind == "redirect_off" else self.path
+                    if kind == "redirect_same":
+                        standin.faults.pop(k, None)  # the redirected request is answered normally
+                    self.send(302, b"", "text/plain", [("Location", target)])
                 elif kind == "html":
                     self.send(200, HTML_ERROR, "text/html")
                 elif kind in ("wrong_size", "black"):

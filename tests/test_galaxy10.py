@@ -12,11 +12,15 @@ import pytest
 from astrotune.data.store import read_dataset
 from astrotune.errors import InputError
 from astrotune.sky.file_download import download_file
+from astrotune.sky.http import RetryPolicy
 from astrotune.sky.galaxy10 import VARIANTS, check_classes, pack_galaxy10, resolve_download, stratified_indices
 
 DECALS = list(VARIANTS["decals"].class_names)
 SDSS = list(VARIANTS["sdss"].class_names)
 COUNTS = [5, 3, 3, 3, 2, 3, 3, 3, 3, 2]
+
+FAST = RetryPolicy(retries=5, backoff_s=0, deadline_s=30, stall_s=5)
+CAP = 100_000_000
 
 
 def make_galaxy10(path, size=256, counts=COUNTS, decals=True):
@@ -106,7 +110,7 @@ def test_resumes_partial_file_with_range_and_packs(server, galaxy10_bytes, tmp_p
     dest.parent.mkdir()
     dest.with_name(dest.name + ".part").write_bytes(data[:10_000])
 
-    download_file(server.url, dest, digest.upper(), backoff=0)
+    download_file(server.url, dest, digest.upper(), max_bytes=CAP, policy=FAST)
 
     assert server.ranges == ["bytes=10000-"]
     assert dest.read_bytes() == data
@@ -121,7 +125,7 @@ def test_dropped_connection_is_resumed_in_process(server, galaxy10_bytes, tmp_pa
     server.payload, server.drop_after = data, 20_000
     dest = tmp_path / "Galaxy10_DECals.h5"
 
-    download_file(server.url, dest, digest, retries=2, backoff=0, chunk_size=4096)
+    download_file(server.url, dest, digest, max_bytes=CAP, policy=RetryPolicy(retries=2, backoff_s=0, deadline_s=30, stall_s=5))
 
     assert server.ranges[0] is None and len(server.ranges) == 2
     resumed_at = int(re.fullmatch(r"bytes=(\d+)-", server.ranges[1]).group(1))
@@ -135,7 +139,7 @@ def test_server_ignoring_range_restarts_from_zero(server, galaxy10_bytes, tmp_pa
     dest = tmp_path / "Galaxy10_DECals.h5"
     dest.with_name(dest.name + ".part").write_bytes(b"stale bytes of another file")
 
-    download_file(server.url, dest, digest, backoff=0)
+    download_file(server.url, dest, digest, max_bytes=CAP, policy=FAST)
 
     assert server.ranges == ["bytes=27-"]
     assert dest.read_bytes() == data
@@ -147,7 +151,7 @@ def test_complete_partial_file_is_verified_after_416(server, galaxy10_bytes, tmp
     dest = tmp_path / "Galaxy10_DECals.h5"
     dest.with_name(dest.name + ".part").write_bytes(data)
 
-    download_file(server.url, dest, digest, backoff=0)
+    download_file(server.url, dest, digest, max_bytes=CAP, policy=FAST)
 
     assert server.ranges == [f"bytes={len(data)}-"]
     assert dest.read_bytes() == data
@@ -159,7 +163,7 @@ def test_wrong_checksum_fails_and_moves_the_file_aside(server, galaxy10_bytes, t
     dest = tmp_path / "Galaxy10_DECals.h5"
 
     with pytest.raises(InputError, match="SHA256 mismatch"):
-        download_file(server.url, dest, "0" * 64, backoff=0)
+        download_file(server.url, dest, "0" * 64, max_bytes=CAP, policy=FAST)
 
     assert not dest.exists()
     assert not dest.with_name(dest.name + ".part").exists()
@@ -169,9 +173,9 @@ def test_wrong_checksum_fails_and_moves_the_file_aside(server, galaxy10_bytes, t
 def test_missing_checksum_and_http_errors_are_input_errors(server, tmp_path):
     server.payload = b"x"
     with pytest.raises(InputError, match="SHA256"):
-        download_file(server.url, tmp_path / "a.h5", None)
+        download_file(server.url, tmp_path / "a.h5", None, max_bytes=CAP)
     with pytest.raises(InputError, match="HTTP 404"):
-        download_file(server.url.replace("DECals", "nope"), tmp_path / "a.h5", "0" * 64, backoff=0)
+        download_file(server.url.replace("DECals", "nope"), tmp_path / "a.h5", "0" * 64, max_bytes=CAP, policy=FAST)
 
 
 def test_published_locations_and_overrides():

@@ -10,7 +10,7 @@ from PIL import Image
 
 from astrotune.errors import InputError
 from astrotune.sky.local_images import index_local_images, listed_input
-from astrotune.sky.manifest import read_manifest
+from astrotune.data.manifest import read_manifest
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 
@@ -39,7 +39,7 @@ def test_class_subfolders_of_real_jpegs(real_cutouts, tmp_path):
     (tmp_path / "images" / "README.txt").write_text("top-level files are not images of a class")
 
     out = tmp_path / "resources" / "local_images" / "manifest.csv"
-    index_local_images(out, CLASSES, folder=tmp_path / "images")
+    index_local_images(out, CLASSES, folder=tmp_path / "images", allowed_roots=[folder])
 
     manifest = read_manifest(out)
     expected = chosen.set_index("objid")
@@ -114,7 +114,7 @@ def test_bad_csv_rows_are_all_named(tmp_path):
     assert str(tmp_path / "list.csv") in message
     assert "line 3 (other.png): column 'sha256'" in message
     assert "line 4 (broken.png): not a readable image" in message
-    assert "line 5 (missing.png): cannot read file" in message
+    assert "line 5 (missing.png): rejected: file does not exist" in message
     assert "line 6 (other.png): duplicate id '1'" in message
     assert "line 7 (cut.png): not a readable image" in message
     assert "line 8: column 'class' value 'ELF'" in message

@@ -74,5 +74,5 @@ def test_label_out_of_range_named(tmp_path):
     write_dataset(path, small_dataset())
     with h5py.File(path, "a") as h5:
         h5["labels"][0] = 7
-    with pytest.raises(InputError, match="'labels' outside 0..2"):
+    with pytest.raises(InputError, match="'labels' has values outside 0..2"):
         read_dataset(path)

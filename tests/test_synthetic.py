@@ -9,7 +9,7 @@ from PIL import Image
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
 from astrotune.sky import synthetic
-from astrotune.sky.manifest import read_manifest
+from astrotune.data.manifest import read_manifest
 from astrotune.sky.profiles import Psf, point_source
 
 CLASSES = ["GALAXY", "STAR", "QSO"]

@@ -4,9 +4,11 @@ import os
 from snakemake.utils import validate
 
 from astrotune.config import config_hash
+from astrotune.config_checks import check_config
 from astrotune.models.zoo import validate_schedule
 
 
+check_config(config, workflow.basedir, workflow.configfiles)
 validate(config, schema="../schemas/config.schema.yaml")
 for _arch, _schedule in config["architectures"].items():
     validate_schedule(_arch, _schedule)

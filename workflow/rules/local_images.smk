@@ -13,6 +13,9 @@ if SOURCE == "local_images":
             from_manifest=bool(config["local_images"]["manifest"]),
             classes=config["dataset"]["classes"],
             id_column=config["local_images"]["id_column"],
+            allowed_roots=config["local_images"]["allowed_roots"],
+            max_file_mb=config["local_images"]["max_file_mb"],
+            max_pixels=config["dataset"]["max_pixels"],
         conda:
             "../envs/astrotune.yaml"
         log:

@@ -14,6 +14,8 @@ if SOURCE != "galaxy10":
             image_size=config["dataset"]["image_size"],
             max_failed_fraction=config["dataset"]["max_failed_fraction"],
             provenance=packing_provenance(),
+            max_pixels=config["dataset"]["max_pixels"],
+        threads: workflow.cores  # decoding workers: every core locally (profiles/slurm sets 8)
         conda:
             "../envs/astrotune.yaml"
         log:

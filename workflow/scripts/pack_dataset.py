@@ -2,18 +2,17 @@
 
 
 from astrotune.data.pack import pack
-from astrotune.data.store import write_dataset
-from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
 
 with rule_logging(snakemake.log[0]):
-    dataset, skipped = pack(
+    pack(
         snakemake.input.manifests,
+        snakemake.output.dataset,
+        snakemake.output.skipped,
         classes=list(snakemake.params.classes),
         image_size=snakemake.params.image_size,
         max_failed_fraction=snakemake.params.max_failed_fraction,
         provenance=dict(snakemake.params.provenance),
+        max_pixels=snakemake.params.max_pixels,
+        threads=snakemake.threads,
     )
-    with atomic_path(snakemake.output.skipped) as tmp:
-        skipped.to_csv(tmp, index=False)
-    write_dataset(snakemake.output.dataset, dataset)

@@ -14,4 +14,5 @@ with rule_logging(snakemake.log[0]):
         seed=snakemake.params.seed,
         sha256=snakemake.params.sha256,
         config_hash=snakemake.params.config_hash,
+        max_pixels=snakemake.params.max_pixels,
     )

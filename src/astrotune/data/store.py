@@ -1,10 +1,12 @@
 """The packed data set: one HDF5 file per data set.
 
-Datasets: ``images`` (N, H, W, 3) uint8, ``labels`` (N,) int16, ``ids`` (N,) str, ``ra`` and ``dec``
-(N,) float64 (NaN when unknown). Attributes: ``class_names`` and provenance (``source``,
+Datasets: ``images`` (N, H, W, 3) uint8, ``labels`` (N,) int16, ``ids`` (N,) str (unique), ``ra`` and
+``dec`` (N,) float64 (NaN when unknown). Attributes: ``class_names`` and provenance (``source``,
 ``data_release``, ``pixel_scale``, ``original_size``, ``image_size``, ``config_hash``, ...).
+Images are written one chunk (one image) at a time, so a data set never has to fit in memory.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from astrotune.io import atomic_path
 
 SCHEMA_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
+_BLOCK = 64  # images copied per step by write_dataset
 
 
 @dataclass
@@ -34,24 +37,111 @@ class PackedDataset:
         return len(self.labels)
 
 
-def write_dataset(path, dataset):
-    """Write ``dataset`` to ``path`` atomically after checking shapes and types."""
-    n = len(dataset.labels)
-    images = np.asarray(dataset.images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] != n:
-        raise ValueError(f"images must be uint8 (N, H, W, 3) with N={n}, got {images.dtype} {images.shape}")
+@contextlib.contextmanager
+def hdf5_errors(path):
+    """Turn read errors inside an HDF5 file (corrupt chunks, bad filters) into an InputError."""
+    try:
+        yield
+    except (OSError, KeyError, RuntimeError) as err:
+        raise InputError(path, f"damaged HDF5 file, cannot read its data ({err})") from err
+
+
+def check_labels(source, name, values, n, n_classes):
+    """Labels as int64 after checking: integers (not float, string or ragged), shape (n,), in range.
+
+    Args:
+        source: File named in errors.
+        name: Dataset or field named in errors.
+        values: Array or h5py dataset.
+        n: Expected number of labels.
+        n_classes: Labels must lie in 0..n_classes-1.
+    """
+    dtype = values.dtype
+    if dtype.kind not in "iu":
+        raise InputError(source, f"dataset '{name}' must hold integer class labels, got dtype {dtype}")
+    if values.shape != (n,):
+        raise InputError(source, f"dataset '{name}' has shape {values.shape}, expected ({n},)")
+    if n == 0:
+        raise InputError(source, f"dataset '{name}' is empty")
+    labels = np.asarray(values[()]).astype(np.int64)
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise InputError(source, f"dataset '{name}' has values outside 0..{n_classes - 1}")
+    return labels
+
+
+def check_ids(source, ids):
+    """Raise InputError naming the first repeated id."""
+    ids = np.asarray(ids, dtype=object)
+    unique, counts = np.unique(ids.astype(str), return_counts=True)
+    if (counts > 1).any():
+        repeated = unique[counts > 1]
+        raise InputError(source, f"dataset 'ids' repeats {len(repeated)} id(s), e.g. {str(repeated[0])!r}")
+
+
+class DatasetWriter:
+    """Writes one image at a time into an open packed file; ``finish`` adds labels and coordinates."""
+
+    def __init__(self, h5, path, n, class_names):
+        self._h5, self._path, self._n, self._class_names = h5, path, n, list(class_names)
+        self.images = None
+        self.finished = False
+
+    def write_image(self, index, image):
+        """Store image ``index`` (H, W, 3) uint8; the first image fixes H and W."""
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(f"image {index} must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+        if self.images is None:
+            self.images = self._h5.create_dataset("images", shape=(self._n, *image.shape), dtype=np.uint8,
+                                                  chunks=(1, *image.shape), compression="gzip",
+                                                  compression_opts=4)
+        self.images[index] = image
+
+    def finish(self, labels, ids, ra, dec):
+        """Check and write everything but the images."""
+        n = self._n
+        labels = check_labels(self._path, "labels", np.asarray(labels), n, len(self._class_names))
+        check_ids(self._path, ids)
+        if self.images is None or len(np.asarray(ids)) != n:
+            raise ValueError(f"{self._path}: {n} images and ids expected")
+        h5 = self._h5
+        h5.create_dataset("labels", data=labels.astype(np.int16))
+        h5.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=_STR)
+        h5.create_dataset("ra", data=np.asarray(ra, dtype=np.float64))
+        h5.create_dataset("dec", data=np.asarray(dec, dtype=np.float64))
+        self.finished = True
+
+
+@contextlib.contextmanager
+def dataset_writer(path, n, class_names, provenance=None):
+    """Open ``path`` for streamed writing; the file appears (atomically) only when the block succeeds.
+
+    Yields:
+        A DatasetWriter: call ``write_image`` for every index in 0..n-1, then ``finish``.
+    """
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
-            h5.create_dataset("images", data=images, chunks=(1, *images.shape[1:]), compression="gzip",
-                              compression_opts=4)
-            h5.create_dataset("labels", data=np.asarray(dataset.labels, dtype=np.int16))
-            h5.create_dataset("ids", data=np.asarray(dataset.ids, dtype=object), dtype=_STR)
-            h5.create_dataset("ra", data=np.asarray(dataset.ra, dtype=np.float64))
-            h5.create_dataset("dec", data=np.asarray(dataset.dec, dtype=np.float64))
+            writer = DatasetWriter(h5, path, n, class_names)
+            yield writer
+            if not writer.finished:
+                raise ValueError(f"{path}: DatasetWriter.finish was not called")
             h5.attrs["schema_version"] = SCHEMA_VERSION
-            h5.attrs["class_names"] = np.asarray(dataset.class_names, dtype=object)
-            for key, value in dataset.provenance.items():
+            h5.attrs["class_names"] = np.asarray(class_names, dtype=object)
+            for key, value in (provenance or {}).items():
                 h5.attrs[key] = "" if value is None else value
+
+
+def write_dataset(path, dataset):
+    """Write ``dataset`` to ``path`` atomically after checking shapes, types, labels and ids."""
+    n = len(dataset.labels)
+    images = dataset.images
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] != n:
+        raise ValueError(f"images must be uint8 (N, H, W, 3) with N={n}, got {images.dtype} {images.shape}")
+    with dataset_writer(path, n, dataset.class_names, dataset.provenance) as writer:
+        for start in range(0, n, _BLOCK):
+            for offset, image in enumerate(np.asarray(images[start:start + _BLOCK])):
+                writer.write_image(start + offset, image)
+        writer.finish(dataset.labels, dataset.ids, dataset.ra, dataset.dec)
 
 
 def read_dataset(path, with_images=True):
@@ -61,30 +151,34 @@ def read_dataset(path, with_images=True):
         h5 = h5py.File(path, "r")
     except OSError as err:
         raise InputError(path, f"not a readable HDF5 file ({err})") from err
-    with h5:
+    with h5, hdf5_errors(path):
         for name in ("images", "labels", "ids", "ra", "dec"):
             if name not in h5:
                 raise InputError(path, f"missing dataset '{name}'")
+            if not isinstance(h5[name], h5py.Dataset):
+                raise InputError(path, f"'{name}' is a group, expected a dataset")
         if "class_names" not in h5.attrs:
             raise InputError(path, "missing attribute 'class_names'")
         class_names = [_text(name) for name in h5.attrs["class_names"]]
-        labels = h5["labels"][:]
-        n = len(labels)
+        n = h5["labels"].shape[0] if h5["labels"].ndim else 0
+        labels = check_labels(path, "labels", h5["labels"], n, len(class_names))
         for name in ("ids", "ra", "dec"):
             if h5[name].shape != (n,):
                 raise InputError(path, f"dataset '{name}' has shape {h5[name].shape}, expected ({n},)")
+        if h5["ids"].dtype.kind not in "OSU":
+            raise InputError(path, f"dataset 'ids' must hold strings, got dtype {h5['ids'].dtype}")
+        ids = np.array([_text(i) for i in h5["ids"][:]], dtype=object)
+        check_ids(path, ids)
         shape = h5["images"].shape
         if len(shape) != 4 or shape[0] != n or shape[-1] != 3 or h5["images"].dtype != np.uint8:
             raise InputError(path, f"dataset 'images' must be uint8 ({n}, H, W, 3), got "
                                    f"{h5['images'].dtype} {shape}")
-        if n and (labels.min() < 0 or labels.max() >= len(class_names)):
-            raise InputError(path, f"dataset 'labels' outside 0..{len(class_names) - 1}")
         provenance = {key: _text(value) for key, value in h5.attrs.items()
                       if key not in ("class_names",)}
         return PackedDataset(
             images=h5["images"][:] if with_images else None,
-            labels=labels.astype(np.int64),
-            ids=np.array([_text(i) for i in h5["ids"][:]], dtype=object),
+            labels=labels,
+            ids=ids,
             ra=h5["ra"][:],
             dec=h5["dec"][:],
             class_names=class_names,

@@ -2,13 +2,15 @@
 
 import math
 import re
+import warnings
 from pathlib import Path
 
 import astropy.units as u
 import pandas as pd
 from astropy.coordinates import Angle
+from astropy.utils.exceptions import AstropyWarning
 
-from astrotune.errors import InputError
+from astrotune.errors import InputError, raise_problems
 from astrotune.io import atomic_path
 
 REQUIRED = ["id", "ra", "dec", "class"]
@@ -45,7 +47,11 @@ def _parse_angle(text, unit, degrees_per_unit, low, high, name, high_inclusive):
         value = float(text)
     except ValueError:
         try:
-            value = Angle(text, unit=unit).to_value(unit) * degrees_per_unit
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", AstropyWarning)  # e.g. minutes or seconds of 60 or more
+                value = Angle(text, unit=unit).to_value(unit) * degrees_per_unit
+        except AstropyWarning as warning:
+            return None, f"{name} {text!r} is not a valid sexagesimal angle ({warning})"
         except (ValueError, u.UnitsError):
             return None, f"{name} {text!r} is neither a number nor a sexagesimal angle"
     inside = low <= value <= high if high_inclusive else low <= value < high
@@ -75,19 +81,20 @@ def _row_problems(row, classes, first_line_of_id, line):
     return ra, dec, problems
 
 
-def read_catalog(path, classes):
+def read_catalog(path, classes, report=None):
     """Read and validate a catalog CSV.
 
     Args:
         path: CSV with columns id, ra, dec, class (more columns are kept); ra/dec in degrees, or
             sexagesimal (ra in hours, e.g. ``12:30:00`` or ``12h30m00s``; dec in degrees).
         classes: the configured class names.
+        report: Optional file that receives the full list of bad rows (the error shows the first 20).
 
     Returns:
         DataFrame with ra and dec as floats in degrees, in file order.
 
     Raises:
-        InputError: listing every bad line (1 is the header) with all of its problems.
+        InputError: listing the first 20 bad lines (1 is the header) with all of their problems.
     """
     path = Path(path)
     frame = _read_table(path)
@@ -99,7 +106,7 @@ def read_catalog(path, classes):
             bad.append(f"line {line}: " + "; ".join(problems))
         coords.append((ra, dec))
     if bad:
-        raise InputError(path, f"{len(bad)} bad row(s):\n  " + "\n  ".join(bad))
+        raise_problems(path, bad, report, "bad row(s)")
     frame["id"] = frame["id"].str.strip()
     frame["class"] = frame["class"].str.strip()
     frame["ra"] = [ra for ra, _ in coords]
@@ -107,9 +114,9 @@ def read_catalog(path, classes):
     return frame[REQUIRED + [c for c in frame.columns if c not in REQUIRED]]
 
 
-def import_catalog(source, destination, classes):
+def import_catalog(source, destination, classes, report=None):
     """Validate a user catalog and write it (ra/dec in degrees) to ``destination`` atomically."""
-    catalog = read_catalog(source, classes)
+    catalog = read_catalog(source, classes, report)
     with atomic_path(destination) as tmp:
         catalog.to_csv(tmp, index=False)
     return catalog

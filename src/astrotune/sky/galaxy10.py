@@ -16,10 +16,12 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from astrotune.data.store import PackedDataset, write_dataset
+from astrotune.data.images import DEFAULT_MAX_PIXELS
+from astrotune.data.store import PackedDataset, check_labels, hdf5_errors, write_dataset
 from astrotune.errors import InputError
 
 log = logging.getLogger(__name__)
+BLOCK_BYTES = 256 * 1024 * 1024  # images read from the source file per step, at most
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Galaxy10Variant:
     sha256: str
     size: int
     pixel_scale: float
+    max_bytes: int
     class_names: tuple
 
 
@@ -45,6 +48,7 @@ VARIANTS = {
         sha256="19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571",
         size=256,
         pixel_scale=0.262,
+        max_bytes=4_000_000_000,  # the published file is 2.7 GB
         class_names=(
             "Disturbed Galaxies", "Merging Galaxies", "Round Smooth Galaxies",
             "In-between Round Smooth Galaxies", "Cigar Shaped Smooth Galaxies", "Barred Spiral Galaxies",
@@ -60,6 +64,7 @@ VARIANTS = {
         sha256="969a6b1cefcc36e09fffa86febd2f699a4aa19b837ba0427f01b0bc6ded458af",
         size=69,
         pixel_scale=0.396,
+        max_bytes=1_000_000_000,  # the published file is 0.2 GB
         class_names=(
             "Disk Face-on No Spiral", "Smooth Completely round", "Smooth in-between round",
             "Smooth Cigar shaped", "Disk Edge-on Rounded Bulge", "Disk Edge-on Boxy Bulge",
@@ -74,6 +79,13 @@ def resolve_download(settings):
     """(file name, URL, expected SHA256) from the ``galaxy10`` config section; overrides win."""
     variant = VARIANTS[settings["variant"]]
     return variant.filename, settings.get("url") or variant.url, settings.get("sha256") or variant.sha256
+
+
+def download_cap(settings):
+    """Byte cap of the download: ``galaxy10.max_mb`` when set, else the variant's own cap."""
+    if settings.get("max_mb"):
+        return int(settings["max_mb"] * 1_000_000)
+    return VARIANTS[settings["variant"]].max_bytes
 
 
 def check_classes(classes, variant):
@@ -111,10 +123,10 @@ def resize_images(images, size):
 
 
 def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per_class=None, seed=0,
-                  sha256="", config_hash="", chunk_size=256):
+                  sha256="", config_hash="", chunk_size=256, max_pixels=DEFAULT_MAX_PIXELS):
     """Pack a Galaxy10 HDF5 file into the project's HDF5 schema.
 
-    Images are read ``chunk_size`` at a time and collected in a temporary memory-mapped file beside
+    Images are read ``chunk_size`` at a time (fewer when they are large, at most ``BLOCK_BYTES``) and collected in a temporary memory-mapped file beside
     ``dest_path``, so neither the source file nor the packed images need to fit in memory.
 
     Args:
@@ -128,6 +140,7 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
         sha256: Checksum of the source file, recorded as provenance.
         config_hash: Hash of the config sections that shaped the output, recorded as provenance.
         chunk_size: Images read per step.
+        max_pixels: Largest image side squared accepted (``dataset.max_pixels``).
 
     Returns:
         Number of packed images.
@@ -139,10 +152,14 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
         h5 = h5py.File(source_path, "r")
     except OSError as err:
         raise InputError(source_path, f"not a readable HDF5 file ({err})") from err
-    with h5:
+    with h5, hdf5_errors(source_path):
         labels = _check_layout(source_path, h5, len(spec.class_names))
         keep = stratified_indices(labels, n_per_class, seed)
         original_size = h5["images"].shape[1]
+        if original_size ** 2 > max_pixels:
+            raise InputError(source_path, f"dataset 'images' holds {original_size}x{original_size} images, more "
+                                          f"than dataset.max_pixels={max_pixels} pixels")
+        chunk_size = max(1, min(chunk_size, BLOCK_BYTES // (3 * original_size ** 2)))
         dest_path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=dest_path.parent, prefix=".pack_galaxy10.") as scratch:
             images = np.memmap(scratch, dtype=np.uint8, mode="w+", shape=(len(keep), image_size, image_size, 3))
@@ -183,20 +200,16 @@ def _check_layout(path, h5, n_classes):
     for name in ("images", "ans"):
         if name not in h5:
             raise InputError(path, f"missing dataset '{name}' (not a Galaxy10 file?)")
+        if not isinstance(h5[name], h5py.Dataset):
+            raise InputError(path, f"'{name}' is a group, expected a dataset (not a Galaxy10 file?)")
     images = h5["images"]
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2] or images.dtype != np.uint8:
         raise InputError(path, f"dataset 'images' must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
-    labels = h5["ans"][:]
-    if labels.shape != (images.shape[0],):
-        raise InputError(path, f"dataset 'ans' has shape {labels.shape}, expected ({images.shape[0]},)")
-    if len(labels) == 0:
-        raise InputError(path, "dataset 'ans' is empty")
-    if labels.min() < 0 or labels.max() >= n_classes:
-        raise InputError(path, f"dataset 'ans' has values outside 0..{n_classes - 1}")
+    labels = check_labels(path, "ans", h5["ans"], images.shape[0], n_classes)
     for name in ("ra", "dec"):
-        if name in h5 and h5[name].shape != labels.shape:
-            raise InputError(path, f"dataset '{name}' has shape {h5[name].shape}, expected {labels.shape}")
-    return labels.astype(np.int64)
+        if name in h5 and (not isinstance(h5[name], h5py.Dataset) or h5[name].shape != labels.shape):
+            raise InputError(path, f"dataset '{name}' must be a dataset of shape {labels.shape}")
+    return labels
 
 
 def _read_rows(dataset, rows):

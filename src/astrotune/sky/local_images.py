@@ -2,8 +2,13 @@
 
 Two layouts: a folder with one subfolder per class (matched to the configured classes exactly, else
 ignoring case; ids are the file names without extension), or a CSV listing ``path`` and ``class``
-with optional ``id`` (or another id column), ``ra``, ``dec`` and ``sha256``. Every image is decoded
-and hashed; every problem is reported at once, by file and row, and nothing is written then.
+with optional ``id`` (or another id column), ``ra``, ``dec`` and ``sha256``.
+
+Every path is confined: it is resolved (symlinks followed) and must be a regular file inside the
+image folder (``local_images.path``, else the CSV's folder) or inside one of
+``local_images.allowed_roots``, no larger than ``local_images.max_file_mb``. Its header is checked
+against ``dataset.max_pixels`` before it is decoded and hashed. Every rejected entry is reported
+with its reason (the first 20 on the console, all of them in ``report``), and nothing is written then.
 """
 
 import hashlib
@@ -11,22 +16,23 @@ import io
 import logging
 import math
 import os
+import stat
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
-from astrotune.errors import InputError
-from astrotune.sky.manifest import write_manifest
+from astrotune.data.images import DEFAULT_MAX_PIXELS, READ_ERRORS, open_image
+from astrotune.data.manifest import write_manifest
+from astrotune.errors import InputError, raise_problems
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-_FORMATS = {"JPEG", "PNG"}
-_MAX_LISTED = 20
+DEFAULT_MAX_FILE_MB = 64
 
 
-def index_local_images(output, classes, *, folder=None, manifest=None, id_column="id"):
+def index_local_images(output, classes, *, folder=None, manifest=None, id_column="id", allowed_roots=(),
+                       max_file_mb=DEFAULT_MAX_FILE_MB, max_pixels=DEFAULT_MAX_PIXELS, report=None):
     """Write the cutout manifest of a folder of class subfolders or of a CSV image list.
 
     Args:
@@ -36,31 +42,36 @@ def index_local_images(output, classes, *, folder=None, manifest=None, id_column
             relative to (default: the manifest's folder).
         manifest: CSV with columns path, class and optionally ``id_column``, ra, dec, sha256.
         id_column: Column of ``manifest`` holding the object ids (e.g. ``objid``).
+        allowed_roots: Further folders images may resolve into (besides the image folder).
+        max_file_mb: Largest image file accepted, in MB.
+        max_pixels: Largest image accepted, in pixels (checked from the header).
+        report: File receiving the full list of rejected entries, if any.
 
     Returns:
         The manifest rows as a DataFrame.
     """
     if manifest:
         source = Path(manifest)
-        entries, problems = _read_image_list(source, Path(folder) if folder else source.parent, classes,
-                                             id_column)
+        base = Path(folder) if folder else source.parent
     elif folder:
-        source = Path(folder)
-        entries, problems = _scan_folder(source, classes)
+        source = base = Path(folder)
     else:
         raise InputError("local_images", "set local_images.path (class subfolders) or local_images.manifest")
+    roots = [base.resolve(), *(Path(root).expanduser().resolve() for root in allowed_roots)]
+    if manifest:
+        entries, problems = _read_image_list(source, base, classes, id_column)
+    else:
+        entries, problems = _scan_folder(source, classes, roots)
     problems += _check_ids(entries)
     problems += _check_classes_present(entries, classes)
     for entry in entries:
-        problems += _check_image(entry)
+        problems += _check_image(entry, roots, int(max_file_mb * 1_000_000), max_pixels)
     if problems:
-        shown = "\n  ".join(problems[:_MAX_LISTED])
-        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-        raise InputError(source, f"{len(problems)} problem(s):\n  {shown}{more}")
+        raise_problems(source, problems, report, "rejected image entries or problems")
     base = Path(output).resolve().parent
     rows = pd.DataFrame([{
         "id": entry["id"], "ra": entry["ra"], "dec": entry["dec"], "class": entry["class"],
-        "path": os.path.relpath(entry["file"].resolve(), base), "status": "ok", "attempts": 0,
+        "path": os.path.relpath(entry["resolved"], base), "status": "ok", "attempts": 0,
         "bytes": entry["bytes"], "sha256": entry["sha256"], "error": "", "url": "",
     } for entry in entries])
     write_manifest(rows, output)
@@ -75,8 +86,8 @@ def listed_input(settings):
     return settings.get("manifest") or settings["path"]
 
 
-def _scan_folder(folder, classes):
-    """Entries and problems of a folder with one subfolder per class."""
+def _scan_folder(folder, classes, roots):
+    """Entries and problems of a folder with one subfolder per class (subfolders resolve inside ``roots``)."""
     if not folder.is_dir():
         return [], [f"{folder} is not a folder"]
     by_name = {name.lower(): name for name in classes}
@@ -91,6 +102,10 @@ def _scan_folder(folder, classes):
         label = by_name.get(sub.name, by_name.get(sub.name.lower()))
         if label is None:
             problems.append(f"subfolder '{sub.name}' is not one of dataset.classes {list(classes)}")
+            continue
+        if not any(sub.resolve().is_relative_to(root) for root in roots):
+            problems.append(f"subfolder '{sub.name}' rejected: resolves to {sub.resolve()}, outside the image "
+                            "folder and local_images.allowed_roots")
             continue
         for file in sorted(sub.rglob("*")):
             if file.is_dir() or file.name.startswith("."):
@@ -178,23 +193,52 @@ def _check_classes_present(entries, classes):
     return [f"no images for classes {empty}"] if empty and entries else []
 
 
-def _check_image(entry):
-    """Hash and decode one image; fill ``bytes`` and ``sha256``; return its problems."""
-    where = entry["where"]
+def _confined_bytes(file, roots, max_bytes):
+    """The bytes of ``file`` if it resolves to a regular file inside ``roots`` of at most ``max_bytes``.
+
+    Returns:
+        (resolved path, bytes, None) or (None, None, reason of the rejection)
+    """
     try:
-        data = entry["file"].read_bytes()
+        resolved = Path(file).resolve(strict=True)
+    except FileNotFoundError:
+        return None, None, "file does not exist"
+    except (OSError, RuntimeError, ValueError) as err:
+        return None, None, f"cannot resolve the path ({err})"
+    if not any(resolved.is_relative_to(root) for root in roots):
+        return None, None, (f"resolves to {resolved}, outside the image folder and "
+                            "local_images.allowed_roots")
+    try:
+        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as err:
-        return [f"{where}: cannot read file ({err.strerror or err})"]
+        return None, None, f"cannot open file ({err.strerror or err})"
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None, None, "not a regular file (a FIFO, device, socket or folder)"
+        if info.st_size > max_bytes:
+            return None, None, f"file is {info.st_size} bytes, more than local_images.max_file_mb"
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return None, None, "file grew beyond local_images.max_file_mb while read"
+    return resolved, data, None
+
+
+def _check_image(entry, roots, max_bytes, max_pixels):
+    """Confine, hash and decode one image; fill ``resolved``, ``bytes`` and ``sha256``; return its problems."""
+    where = entry["where"]
+    resolved, data, reason = _confined_bytes(entry["file"], roots, max_bytes)
+    if reason:
+        return [f"{where}: rejected: {reason}"]
     digest = hashlib.sha256(data).hexdigest()
     if entry["sha256"] and entry["sha256"] != digest:
         return [f"{where}: column 'sha256' is {entry['sha256']}, the file's is {digest}"]
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with open_image(io.BytesIO(data), where, max_pixels) as image:
             image.load()
-            kind = image.format
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
+    except InputError as err:
+        return [f"{where}: {err.message}"]
+    except READ_ERRORS as err:
         return [f"{where}: not a readable image ({err})"]
-    if kind not in _FORMATS:
-        return [f"{where}: image format {kind} is not JPEG or PNG"]
-    entry["bytes"], entry["sha256"] = len(data), digest
+    entry["resolved"], entry["bytes"], entry["sha256"] = resolved, len(data), digest
     return []

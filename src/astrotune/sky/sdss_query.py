@@ -7,6 +7,7 @@ proportions), then one query per class fetches a pool of ``pool_size`` rows (low
 first, so the pool is the same on every call); the sample is drawn from the pools with the seed.
 """
 
+import io
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 import astroquery
 import numpy as np
 import pandas as pd
+import requests
 from astroquery.sdss import SDSS, conf
 
 from astrotune.errors import InputError
@@ -108,11 +110,51 @@ def pool_query(settings, sdss_class):
             "ORDER BY s.specObjID")
 
 
+TEXT_COLUMNS = {"class", "objid", "specobjid"}
+
+
 def run_query(sql, data_release, skyserver_url=None, timeout=None):
-    """Run SQL through astroquery (uncached); returns a DataFrame (empty when nothing matched)."""
-    with conf.set_temp("skyserver_baseurl", skyserver_url or conf.skyserver_baseurl):
-        table = SDSS.query_sql(sql, data_release=data_release, timeout=timeout or conf.timeout, cache=False)
-    return pd.DataFrame() if table is None else table.to_pandas()
+    """Run SQL through astroquery's request (uncached) and parse the answer as CSV text in memory.
+
+    The answer is never handed to a reader that could take it for a file name. HTTP errors, error
+    pages and non-numeric values become one InputError naming ``sdss.skyserver_url``.
+
+    Returns:
+        DataFrame with lower-case column names (empty when nothing matched); ids and classes as text.
+    """
+    source = f"sdss.skyserver_url ({skyserver_url or conf.skyserver_baseurl})"
+    try:
+        with conf.set_temp("skyserver_baseurl", skyserver_url or conf.skyserver_baseurl):
+            response = SDSS.query_sql_async(sql, data_release=data_release, timeout=timeout or conf.timeout,
+                                            cache=False)
+    except requests.RequestException as err:
+        raise InputError(source, f"SQL request failed ({type(err).__name__}: {err})") from err
+    if response.status_code != 200:
+        raise InputError(source, f"SQL service answered HTTP {response.status_code} {response.reason}")
+    return parse_sql_answer(response.text, source)
+
+
+def parse_sql_answer(text, source):
+    """A SkyServer CSV answer (``#Table1`` line, header, rows) as a DataFrame; see ``run_query``."""
+    if "error_message" in text[:10000]:
+        raise InputError(source, f"SQL service reported an error: {' '.join(text[:300].split())!r}")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    if not lines or not lines[0].strip():
+        return pd.DataFrame()
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(source, f"SQL answer is not CSV ({err})") from err
+    frame.columns = [str(column).strip().lower() for column in frame.columns]
+    for column in frame.columns:
+        if column not in TEXT_COLUMNS:
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            wrong = numbers.isna() & frame[column].str.strip().ne("")
+            if wrong.any():
+                bad = frame[column][wrong].iloc[0]
+                raise InputError(source, f"SQL answer column '{column}' has a non-numeric value {bad!r}")
+            frame[column] = numbers
+    return frame
 
 
 def allocate(counts, total):
@@ -165,6 +207,15 @@ def _pool(frame, sdss_class):
     return frame[~duplicated].reset_index(drop=True)[CATALOG_COLUMNS]
 
 
+def _with_columns(frame, columns, url):
+    """``frame`` if it is empty or has ``columns``; else an InputError naming the service."""
+    missing = [c for c in columns if c not in frame.columns]
+    if len(frame.columns) and missing:
+        raise InputError(f"sdss.skyserver_url ({url or conf.skyserver_baseurl})",
+                         f"SQL answer lacks columns {missing} (it has {list(frame.columns)[:10]})")
+    return frame
+
+
 def query_catalog(sdss, classes, seed):
     """Query SkyServer and draw the seeded sample.
 
@@ -174,7 +225,7 @@ def query_catalog(sdss, classes, seed):
     settings = query_settings(sdss, classes)
     release, url, timeout = settings["data_release"], sdss.get("skyserver_url"), sdss.get("timeout_s")
     queries = {"counts": count_query(settings)}
-    counted = run_query(queries["counts"], release, url, timeout).rename(columns=str.lower)
+    counted = _with_columns(run_query(queries["counts"], release, url, timeout), ["class", "n"], url)
     counts = {c: 0 for c in settings["classes"]}
     for sdss_class, n in zip(counted.get("class", []), counted.get("n", [])):
         counts[str(sdss_class).strip()] = int(n)
@@ -185,7 +236,11 @@ def query_catalog(sdss, classes, seed):
     pools = {}
     for sdss_class in settings["classes"]:
         queries[sdss_class] = pool_query(settings, sdss_class)
-        pools[sdss_class] = _pool(run_query(queries[sdss_class], release, url, timeout), sdss_class)
+        answer = _with_columns(run_query(queries[sdss_class], release, url, timeout),
+                               [c for c in CATALOG_COLUMNS if c != "id"], url)
+        pools[sdss_class] = _pool(answer, sdss_class)
+    if not sum(sizes.values()):
+        raise InputError("config", f"no object passes the sdss cuts (class counts {counts})")
     log.info("class counts %s, pool rows %s, sample %s", counts, {c: len(p) for c, p in pools.items()}, sizes)
     catalog = sample_pools(pools, sizes, seed)
     provenance = {

@@ -1,65 +1,51 @@
 """SkyServer ImgCutout client: concurrent, retried, validated and resumable JPEG cutout downloads.
 
-Every answer is checked before it counts: it must decode as a JPEG of the requested size (an HTML or
+Every answer is checked before it counts: its body is capped (``max_body_bytes``), its JPEG header
+must give the requested size before any pixel is decoded, and it must decode as a JPEG (an HTML or
 text page, or a truncated body, is a failure); a near-constant image (SkyServer answers outside its
-footprint with a black JPEG) is recorded as ``blank``. Timeouts, connection errors, truncated or
-non-JPEG bodies, 429 and 5xx are retried with exponential backoff and jitter (a Retry-After header
-wins and holds back every worker); other HTTP errors and wrong-size images are not retried.
+footprint with a black JPEG) is recorded as ``blank``. Requests follow the one HTTP policy of
+``astrotune.sky.http``: a stall limit, an overall deadline, same-host redirects only, and retries with
+backoff for transient failures, including bad answers such as a JPEG of the wrong size.
 
-Files are written atomically (temp file + rename). Each verified cutout is then appended to an
-append-only, fsync'ed journal (``.journal_<shard>.jsonl`` in the images folder), which survives SIGKILL and
-Snakemake's deletion of incomplete outputs: a rerun skips every object whose file is present and
-whose sha256 and URL match a journal record, and downloads the rest. Images are not fsync'ed (that
-costs 4 ms per file here): a file that a power loss left incomplete
-fails the sha256 check on the rerun and is downloaded again.
+Files are written atomically (temp file + rename) and recorded in the shard's journal
+(``astrotune.sky.journal``), so a rerun downloads only what is not yet verified.
 """
 
-import email.utils
 import hashlib
 import io
-import json
 import logging
 import os
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
-import requests
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from astrotune import __version__
+from astrotune.data.manifest import write_manifest
 from astrotune.errors import InputError
-from astrotune.io import atomic_path, sha256_file
-from astrotune.sky.manifest import write_manifest
+from astrotune.io import atomic_path
+from astrotune.sky.http import (GaveUp, Hold, HttpFailure, RetryPolicy, new_session, open_stream, read_body,
+                                status_failure, with_retries)
+from astrotune.sky.journal import Journal, remove_stale_temp_files, reusable
 
 log = logging.getLogger(__name__)
 
 BLANK_STD = 1.0  # grey-level standard deviation below which a cutout counts as blank (real ones: > 2.5)
-MAX_BACKOFF_S = 120.0
-MAX_RETRY_AFTER_S = 600.0
-
-
-def user_agent():
-    """``astrotune/<version>`` plus the project URL from the package metadata when it has one."""
-    try:
-        urls = metadata.metadata("astrotune").get_all("Project-URL") or []
-    except metadata.PackageNotFoundError:
-        urls = []
-    url = urls[0].split(",", 1)[-1].strip() if urls else ""
-    return f"astrotune/{__version__}" + (f" (+{url})" if url else "")
 
 
 @dataclass(frozen=True)
 class CutoutSettings:
-    """What to request and how politely (the config's ``cutouts`` section)."""
+    """What to request and how politely (the config's ``cutouts`` section).
+
+    ``timeout_s`` is the overall deadline of one request, ``stall_s`` the longest wait for the next
+    byte (a cutout normally arrives within a second or two).
+    """
 
     base_url: str = "https://skyserver.sdss.org"
     data_release: int = 16
@@ -68,6 +54,7 @@ class CutoutSettings:
     opt: str = ""
     concurrency: int = 4
     timeout_s: float = 60.0
+    stall_s: float = 10.0
     retries: int = 5
     backoff_s: float = 1.0
 
@@ -75,6 +62,17 @@ class CutoutSettings:
     def from_config(cls, section):
         """Settings from a config section (keys the settings do not use are ignored)."""
         return cls(**{f.name: section[f.name] for f in fields(cls) if f.name in section})
+
+    @property
+    def policy(self):
+        """The HTTP retry policy of these settings."""
+        return RetryPolicy(retries=self.retries, backoff_s=self.backoff_s, deadline_s=self.timeout_s,
+                           stall_s=min(self.stall_s, self.timeout_s))
+
+    @property
+    def max_body_bytes(self):
+        """Byte cap of one answer: twice an uncompressed RGB image of the requested size, plus 1 MiB."""
+        return 2 * 3 * self.size * self.size + (1 << 20)
 
 
 def cutout_url(settings, ra, dec):
@@ -84,67 +82,31 @@ def cutout_url(settings, ra, dec):
     return f"{settings.base_url.rstrip('/')}/dr{settings.data_release}/SkyServerWS/ImgCutout/getjpeg?{query}"
 
 
-class BadAnswer(Exception):
+class BadAnswer(HttpFailure):
     """A 200 answer that is not a usable cutout; ``retry`` tells whether asking again may help."""
-
-    def __init__(self, message, retry):
-        super().__init__(message)
-        self.retry = retry
 
 
 def inspect_cutout(data, size):
-    """Return ``ok`` or ``blank`` for a valid ``size`` x ``size`` JPEG; raise BadAnswer otherwise."""
+    """Return ``ok`` or ``blank`` for a valid ``size`` x ``size`` JPEG; raise BadAnswer otherwise.
+
+    The size is read from the JPEG header before any pixel is decoded.
+    """
     if not data.startswith(b"\xff\xd8\xff"):
         snippet = " ".join(data[:120].decode("utf-8", "replace").split())
         kind = "HTML page" if b"<html" in data[:1000].lower() else "non-JPEG answer"
         raise BadAnswer(f"{kind} instead of a JPEG ({len(data)} bytes): {snippet!r}", retry=True)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            if image.size != (size, size):
+                width, height = image.size
+                raise BadAnswer(f"image is {width}x{height}, expected {size}x{size}", retry=True)
             image.load()
             grey = np.asarray(image.convert("L"), dtype=np.float32)
-            width, height = image.size
-    except (UnidentifiedImageError, OSError) as err:
+    except Image.DecompressionBombError as err:
+        raise BadAnswer(f"JPEG header claims a decompression bomb, not decoded ({err})", retry=True) from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise BadAnswer(f"undecodable JPEG ({len(data)} bytes: {err})", retry=True) from err
-    if (width, height) != (size, size):
-        raise BadAnswer(f"image is {width}x{height}, expected {size}x{size}", retry=False)
     return "blank" if grey.std() < BLANK_STD else "ok"
-
-
-def retry_after_seconds(value):
-    """Seconds from a Retry-After header (delta seconds or HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
-
-
-def backoff_seconds(base, attempt):
-    """Exponential backoff with jitter: uniform in [d/2, d], d = base * 2**(attempt-1), capped."""
-    delay = min(base * 2 ** (attempt - 1), MAX_BACKOFF_S)
-    return random.uniform(delay / 2, delay)
-
-
-class _Hold:
-    """A not-before time shared by the workers: one Retry-After holds back every request."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._until = 0.0
-
-    def extend(self, seconds):
-        with self._lock:
-            self._until = max(self._until, time.monotonic() + seconds)
-
-    def wait(self):
-        delay = self._until - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
 
 
 @dataclass
@@ -159,82 +121,21 @@ class Fetched:
 
 def fetch_cutout(session, url, settings, hold):
     """GET one cutout with retries; returns a Fetched (status ok, blank or failed)."""
-    attempt = 0
-    while True:
-        attempt += 1
-        hold.wait()
-        wait = None
-        try:
-            response = session.get(url, timeout=settings.timeout_s)
-            if response.status_code == 200:
-                return Fetched(inspect_cutout(response.content, settings.size), attempt, response.content)
-            error = f"HTTP {response.status_code} {response.reason}"
-            retry = response.status_code == 429 or response.status_code >= 500
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
-        except requests.Timeout:
-            error, retry = f"timeout after {settings.timeout_s:g} s", True
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
-            error, retry = f"connection error ({type(err).__name__}: {err})", True
-        except BadAnswer as err:
-            error, retry = str(err), err.retry
-        if not retry or attempt > settings.retries:
-            return Fetched("failed", attempt, error=error)
-        log.debug("attempt %d of %s: %s", attempt, url, error)
-        if wait is not None:
-            hold.extend(wait)
-        else:
-            time.sleep(backoff_seconds(settings.backoff_s, attempt))
+    policy = settings.policy
 
+    def attempt():
+        deadline = time.monotonic() + policy.deadline_s
+        with open_stream(session, url, policy, deadline) as response:
+            if response.status_code != 200:
+                raise status_failure(response)
+            data = read_body(response, settings.max_body_bytes, deadline, policy)
+        return inspect_cutout(data, settings.size), data
 
-class Journal:
-    """Append-only JSON-lines record of verified cutouts, one file per shard.
-
-    A record reaches the file (and so survives SIGKILL) before ``append`` returns; a background
-    thread fsyncs the file as records come in, so that no download waits for the disk.
-    """
-
-    def __init__(self, folder, shard):
-        self.path = Path(folder) / f".journal_{shard}.jsonl"
-        self._lock = threading.Lock()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if os.path.getsize(self.path) and not self.path.read_bytes().endswith(b"\n"):
-            os.write(self._fd, b"\n")  # end a line torn by a kill, so the next record stays readable
-        self._dirty = threading.Event()
-        self._closing = False
-        self._syncer = threading.Thread(target=self._sync, daemon=True)
-        self._syncer.start()
-
-    def _sync(self):
-        while not self._closing:
-            self._dirty.wait()
-            self._dirty.clear()
-            os.fsync(self._fd)
-
-    def append(self, record):
-        line = (json.dumps(record, sort_keys=True) + "\n").encode()
-        with self._lock:
-            os.write(self._fd, line)
-        self._dirty.set()
-
-    def close(self):
-        self._closing = True
-        self._dirty.set()
-        self._syncer.join()
-        os.fsync(self._fd)
-        os.close(self._fd)
-
-    @staticmethod
-    def verified(folder):
-        """Records of every shard's journal keyed by (id, url, sha256); torn lines are ignored."""
-        records = {}
-        for path in sorted(Path(folder).glob(".journal_*.jsonl")):
-            for line in path.read_text(errors="replace").splitlines():
-                try:
-                    record = json.loads(line)
-                    records[(record["id"], record["url"], record["sha256"])] = record
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-        return records
+    try:
+        (status, data), attempts = with_retries(attempt, policy, hold, url)
+    except GaveUp as err:
+        return Fetched("failed", err.attempts, error=str(err))
+    return Fetched(status, attempts, data)
 
 
 def shard_rows(catalog, shard, shards):
@@ -244,50 +145,35 @@ def shard_rows(catalog, shard, shards):
     return catalog.iloc[shard::shards].reset_index(drop=True)
 
 
-def _remove_stale_temp_files(folder, names):
-    """Delete temp files left by a killed run for this shard's images (other shards' are untouched)."""
-    for path in Path(folder).glob(".*.part"):
-        if path.name[1:-len(".part")].rsplit(".", 1)[0] in names:
-            path.unlink(missing_ok=True)
-
-
-def _reusable(rows, folder, settings):
-    """Journal records of the rows whose file is present and verified; unverified files are deleted."""
-    verified = Journal.verified(folder)
-    reused = {}
-    for row in rows.itertuples():
-        target = Path(folder) / f"{row.id}.jpg"
-        if not target.exists():
-            continue
-        record = verified.get((row.id, cutout_url(settings, row.ra, row.dec), sha256_file(target)))
-        if record:
-            reused[row.id] = record
-        else:
-            target.unlink()
-    return reused
-
-
 def download(rows, folder, settings, shard=0):
     """Download the cutouts of ``rows`` (id, ra, dec, ...) into ``folder``, resuming earlier runs.
+
+    The public entry point for any list of positions (a catalog shard, or rows to predict on): files
+    are ``<folder>/<id>.jpg``; ids must be safe file names (see ``astrotune.sky.catalog``).
+
+    Args:
+        rows: DataFrame with columns id, ra, dec (degrees).
+        folder: Images folder (created; holds the resume journal of ``shard``).
+        settings: CutoutSettings.
+        shard: Journal number, so that several downloads can share one folder.
 
     Returns:
         One record per row, in row order: id, url, status, attempts, bytes, sha256, error, file.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temp_files(folder, {f"{ident}.jpg" for ident in rows["id"]})
-    results = _reusable(rows, folder, settings)
+    remove_stale_temp_files(folder, {f"{ident}.jpg" for ident in rows["id"]})
+    results = reusable(rows, folder, lambda row: cutout_url(settings, row.ra, row.dec))
     pending = [row for row in rows.itertuples() if row.id not in results]
     log.info("shard %d: %d objects, %d verified by an earlier run, %d to download",
              shard, len(rows), len(results), len(pending))
     local = threading.local()
-    hold = _Hold()
+    hold = Hold()
     journal = Journal(folder, shard)
 
     def work(row):
         if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.headers["User-Agent"] = user_agent()
+            local.session = new_session()
         url = cutout_url(settings, row.ra, row.dec)
         fetched = fetch_cutout(local.session, url, settings, hold)
         record = {"id": row.id, "url": url, "status": fetched.status, "attempts": fetched.attempts,

@@ -21,7 +21,7 @@ from PIL import Image
 
 from astrotune.errors import InputError
 from astrotune.io import atomic_write_bytes
-from astrotune.sky.manifest import write_manifest
+from astrotune.data.manifest import write_manifest
 from astrotune.sky.profiles import Psf, SersicShape, galaxy, point_source
 
 log = logging.getLogger(__name__)
