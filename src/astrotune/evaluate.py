@@ -34,3 +34,15 @@ def subset_metrics(predictions, class_names):
     """Metrics per subset (val, test) of a predictions table."""
     return {subset: classification_metrics(rows["label"], rows["predicted"], class_names)
             for subset, rows in predictions.groupby("subset")}
+
+
+def accuracy_intervals(predictions, n_bootstrap, confidence, seed):
+    """Bootstrap confidence interval of the accuracy per subset (val, test) of a predictions table.
+
+    Returns:
+        dict subset -> :func:`astrotune.uncertainty.accuracy_interval` result.
+    """
+    from astrotune.uncertainty import accuracy_interval
+
+    return {subset: accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
+            for subset, rows in predictions.groupby("subset")}
