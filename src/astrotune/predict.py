@@ -102,7 +102,7 @@ def folder_objects(folder, metadata):
         log.warning("ignoring %d non-image entries in %s: %s", len(ignored), folder, ", ".join(ignored))
     if not files:
         raise InputError(folder, f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder")
-    images = np.stack([folder_image(path, metadata) for path in tqdm(files, desc="read images", unit="img")])
+    images = np.stack([folder_image(path, metadata) for path in files])
     table = pd.DataFrame({"id": [p.stem for p in files], "file": [p.name for p in files], "status": "ok"})
     return table, images
 
