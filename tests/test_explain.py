@@ -72,3 +72,32 @@ def test_examples_are_seeded_and_cover_every_class():
     first = select_examples(labels, 3, 2, seed=5)
     assert np.array_equal(first, select_examples(labels, 3, 2, seed=5))
     assert [labels[i] for i in first] == [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.slow
+def test_default_workflow_writes_explanations_confusion_figures_and_baseline(tiny_run):
+    import json
+
+    import pandas as pd
+
+    from astrotune.models.metadata import read_metadata
+    from workflow_helpers import TINY_CONFIG, run_snakemake
+
+    results = tiny_run / "results" / "tiny"
+    jobs = [(arch, n) for arch, schedule in TINY_CONFIG["architectures"].items() for n in schedule]
+    for arch, n in jobs:
+        assert (results / "figures" / "confusion" / arch / f"L{n}.png").stat().st_size > 0
+        metrics = json.loads((results / "metrics" / arch / f"L{n}.json").read_text())
+        interval = metrics["val"]["accuracy_ci"]
+        assert interval["ci_low"] <= metrics["accuracy"] <= interval["ci_high"]
+        assert read_metadata(results / "models" / arch / f"L{n}" / "model.keras")["input_size"] == 32
+    record = json.loads((results / "explain" / "explain.json").read_text())
+    assert len(record["ids"]) == 3 and set(record["models"]) == {f"{arch} L{n}" for arch, n in jobs}
+    for name in ("gradcam", "saliency"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+    baseline = pd.read_csv(results / "tables" / "unsupervised.csv")
+    assert 0 <= baseline.loc[0, "accuracy"] <= 1 and 1 <= baseline.loc[0, "pca_components"] <= 60
+    run_snakemake(tiny_run, "--report", "explain_report.html")
+    html = (tiny_run / "explain_report.html").read_text()
+    for name in ("gradcam.png", "saliency.png", "L0.png", "unsupervised.html", "Confusion matrices"):
+        assert name in html

@@ -2,8 +2,8 @@
 
 Grad-CAM (Selvaraju et al. 2017) weights the channels of a convolutional feature map by the mean
 gradient of the class score over each channel, sums them and keeps the positive part. The feature
-map is found automatically: the last layer with a 4-D output larger than 1x1, searched from the
-output backwards and inside nested models (the keras.applications base of a zoo classifier), since a
+map is found automatically: the last layer (not a padding layer) with a 4-D output larger than
+1x1, searched from the output backwards and inside nested models (the keras.applications base of a zoo classifier), since a
 1x1 map (ResNet50 on 32 px inputs) cannot localise anything. A layer can also be named.
 Saliency is the largest absolute gradient of the class score over the input's colour channels.
 """
@@ -29,7 +29,7 @@ def find_feature_layer(model, name=None):
         if name is not None:
             if layer.name == name:
                 return owner, layer
-        elif not isinstance(layer, keras.Model) and _is_feature_map(layer):
+        elif not isinstance(layer, (keras.Model, keras.layers.ZeroPadding2D)) and _is_feature_map(layer):
             return owner, layer
     if name is not None:
         raise InputError("explain.feature_maps", f"{model.name} has no layer named {name!r}")

@@ -79,7 +79,7 @@ def confusion_matrices(metrics, title, path):
     _save(fig, path)
 
 
-def explanation_grid(images, maps, captions, column_titles, map_name, path):
+def explanation_grid(images, maps, captions, column_titles, map_name, path, explained=None):
     """Rows of models; per image three columns: original, map, map over the original.
 
     Args:
@@ -88,6 +88,7 @@ def explanation_grid(images, maps, captions, column_titles, map_name, path):
         captions: per image, a caption for the column header (e.g. its id and true class).
         column_titles: titles of the three columns, e.g. ("original", "Grad-CAM", "overlay").
         map_name: what the maps are, for the figure title.
+        explained: dict row label -> per image, the name of the class the map explains.
     """
     rows, n = list(maps), len(images)
     fig, axes = plt.subplots(len(rows), 3 * n, figsize=(1.3 * 3 * n, 1.4 * len(rows) + 0.8), squeeze=False)
@@ -98,6 +99,8 @@ def explanation_grid(images, maps, captions, column_titles, map_name, path):
             panels[1].imshow(maps[label][i], cmap="inferno", vmin=0, vmax=1)
             panels[2].imshow(images[i])
             panels[2].imshow(maps[label][i], cmap="inferno", vmin=0, vmax=1, alpha=0.5)
+            if explained:
+                panels[1].set_xlabel(f"for {explained[label][i]}", fontsize="x-small", labelpad=1)
             for c, ax in enumerate(panels):
                 ax.set_xticks([])
                 ax.set_yticks([])

@@ -22,14 +22,15 @@ with rule_logging(snakemake.log[0]):
         dict(zip(labels, snakemake.input.models)), images,
         {label: snakemake.params.feature_maps.get(arch) for label, (arch, _) in zip(labels, snakemake.params.jobs)})
     captions = [f"{dataset.ids[i]} ({dataset.class_names[dataset.labels[i]]})" for i in chosen]
+    explained = {label: [dataset.class_names[c] for c in e["classes"]] for label, e in explanations.items()}
     explanation_grid(images, {label: e["gradcam"] for label, e in explanations.items()}, captions,
-                     ("original", "Grad-CAM", "overlay"), "Grad-CAM", snakemake.output.gradcam)
+                     ("original", "Grad-CAM", "overlay"), "Grad-CAM", snakemake.output.gradcam, explained)
     explanation_grid(images, {label: e["saliency"] for label, e in explanations.items()}, captions,
-                     ("original", "saliency", "overlay"), "Gradient saliency", snakemake.output.saliency)
+                     ("original", "saliency", "overlay"), "Gradient saliency", snakemake.output.saliency, explained)
     record = {"ids": [str(dataset.ids[i]) for i in chosen],
               "true_class": [dataset.class_names[dataset.labels[i]] for i in chosen],
               "models": {label: {"feature_layer": e["layer"],
-                                 "explained_class": [dataset.class_names[c] for c in e["classes"]]}
+                                 "explained_class": explained[label]}
                          for label, e in explanations.items()}}
     with atomic_path(snakemake.output.record) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
