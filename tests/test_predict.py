@@ -43,6 +43,9 @@ def saved(tmp_path_factory):
     save_model(model, folder / "bare.keras")
     attach_metadata(model, PROVENANCE, CLASSES)
     save_model(model, folder / "model.keras")
+    synthetic = small_model()
+    attach_metadata(synthetic, PROVENANCE | {"source": "synthetic", "data_release": "synthetic"}, CLASSES)
+    save_model(synthetic, folder / "synthetic.keras")
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(10, SIDE, SIDE, 3), dtype=np.uint8)
     write_dataset(folder / "data.h5", PackedDataset(
@@ -114,10 +117,13 @@ def test_bad_inputs_give_one_line_and_a_nonzero_status(saved, tmp_path, capsys):
     grey = tmp_path / "grey"
     grey.mkdir()
     Image.new("L", (SIDE, SIDE)).save(grey / "g.png")
+    (tmp_path / "coords.csv").write_text("ra,dec\n150.1,2.1\n")
     cases = [
         (["predict", str(tmp_path / "missing.keras"), str(folder / "data.h5")], "model file does not exist"),
         (["predict", str(folder / "bare.keras"), str(folder / "data.h5")], "has no 'astrotune' metadata"),
         (["predict", str(folder / "model.keras"), str(grey)], "g.png: image mode is L"),
+        (["predict", str(folder / "model.keras"), str(tmp_path / "nothing.csv")], "nothing.csv: input does not exist"),
+        (["predict", str(folder / "synthetic.keras"), str(tmp_path / "coords.csv")], "it cannot classify coordinates"),
     ]
     for args, message in cases:
         assert main(args + ["-o", str(tmp_path / "out.csv")]) == 1

@@ -44,6 +44,8 @@ def predict(model_path, input_path, output_path, batch_size=64, skyserver_url=SK
     """
     metadata = read_metadata(model_path)
     input_path = Path(input_path)
+    if not input_path.exists():
+        raise InputError(input_path, "input does not exist")
     if input_path.is_dir():
         table, images = folder_objects(input_path, metadata)
     elif input_path.suffix.lower() in HDF5_SUFFIXES:
@@ -51,8 +53,6 @@ def predict(model_path, input_path, output_path, batch_size=64, skyserver_url=SK
     elif input_path.suffix.lower() == ".csv":
         folder = Path(cutouts_dir) if cutouts_dir else Path(output_path).with_name(Path(output_path).stem + "_cutouts")
         table, images = coordinate_objects(input_path, metadata, folder, skyserver_url)
-    elif not input_path.exists():
-        raise InputError(input_path, "input does not exist")
     else:
         raise InputError(input_path, "input must be a folder of images, a packed .h5 data set or a .csv of ra, dec")
     from astrotune.models.zoo import load_model
@@ -148,11 +148,12 @@ def coordinate_objects(path, metadata, folder, skyserver_url):
     from astrotune.sky.skyserver import CutoutSettings
 
     rows = read_coordinates(path)
-    release = str(metadata["data_release"])
-    if not release.upper().startswith("DR") or not release[2:].isdigit() or metadata["original_size"] == "":
+    release = str(metadata["data_release"]).upper()
+    sdss = release.startswith("DR") and release[2:].isdigit()
+    if not sdss or "" in (metadata["original_size"], metadata["pixel_scale"]):
         raise InputError(path, f"the model was trained on {metadata['source'] or 'unknown'} images without an "
-                               f"SDSS data release and cutout size (data_release={release!r}); "
-                               "it cannot classify coordinates")
+                               f"SDSS data release, pixel scale and cutout size (data_release="
+                               f"{metadata['data_release']!r}); it cannot classify coordinates")
     settings = CutoutSettings(base_url=skyserver_url, data_release=int(release[2:]),
                               scale=float(metadata["pixel_scale"]), size=int(metadata["original_size"]))
     records = pd.DataFrame(fetch_cutouts(rows, folder, settings))
