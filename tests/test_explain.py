@@ -91,7 +91,7 @@ def test_default_workflow_writes_explanations_confusion_figures_and_baseline(tin
         interval = metrics["val"]["accuracy_ci"]
         assert interval["ci_low"] <= metrics["accuracy"] <= interval["ci_high"]
         assert read_metadata(results / "models" / arch / f"L{n}" / "model.keras")["input_size"] == 32
-    record = json.loads((results / "explain" / "explain.json").read_text())
+    record = json.loads((results / "metrics" / "explain_layers.json").read_text())
     assert len(record["ids"]) == 3 and set(record["models"]) == {f"{arch} L{n}" for arch, n in jobs}
     for name in ("gradcam", "saliency"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 0

@@ -26,7 +26,7 @@ rule explain_models:
                        category="Where the models look"),
         saliency=report("results/{dataset}/figures/saliency.png", caption="../report/saliency.rst",
                         category="Where the models look"),
-        record="results/{dataset}/explain/explain.json",
+        record="results/{dataset}/metrics/explain_layers.json",
     params:
         jobs=training_jobs(),
         images_per_class=config["explain"]["images_per_class"],
@@ -48,7 +48,7 @@ rule cluster_embeddings:
         dataset="results/{dataset}/dataset.h5",
         weights=unsupervised_weights_inputs,
     output:
-        metrics="results/{dataset}/unsupervised/metrics.json",
+        metrics="results/{dataset}/metrics/unsupervised.json",
         table=report("results/{dataset}/tables/unsupervised.html", caption="../report/unsupervised.rst",
                      category="Unsupervised baseline"),
         extra=multiext("results/{dataset}/tables/unsupervised", ".csv", ".md", ".tex"),
