@@ -59,7 +59,11 @@ def test_feature_layer_found_inside_a_nested_zoo_base():
     model, base = build_classifier("ResNet50", 3, (32, 32, 3), "none")
     owner, layer = find_feature_layer(model)
     assert owner is base and len(layer.output.shape) == 4 and layer.output.shape[1] > 1
-    heatmaps, classes = GradCam(model).heatmaps(np.zeros((2, 32, 32, 3), np.uint8) + 90)
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3)).astype(np.uint8)
+    explainer = GradCam(model)
+    _, probabilities = explainer._forward(images.astype(np.float32))
+    np.testing.assert_allclose(probabilities, model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+    heatmaps, classes = explainer.heatmaps(images)
     assert heatmaps.shape == (2, 32, 32) and classes.shape == (2,)
     named = GradCam(model, "conv4_block6_out")
     assert named.layer_name == "conv4_block6_out"

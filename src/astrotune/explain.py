@@ -79,9 +79,13 @@ class GradCam:
         """(feature map, class probabilities) of a float batch."""
         if self._nested is None:
             return self._both(x, training=False)
+        import keras
+
         owner, both = self._nested
         features = None
-        for layer in self.model.layers[1:]:
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
             if layer is owner:
                 features, x = both(x, training=False)
             else:
