@@ -63,7 +63,8 @@ def test_metadata_is_saved_and_the_model_loads_with_plain_keras(saved):
     metadata = read_metadata(folder / "model.keras")
     assert metadata["class_names"] == CLASSES and metadata["input_size"] == SIDE
     assert (metadata["data_release"], metadata["pixel_scale"], metadata["original_size"]) == ("DR16", 0.4, 128)
-    code = (f"import sys, astrotune; assert 'keras' not in sys.modules; import keras; "
+    code = (f"import importlib.util, sys, astrotune; assert 'keras' not in sys.modules; "
+            f"importlib.util.find_spec('keras'); import keras; "
             f"m = keras.saving.load_model({str(folder / 'model.keras')!r}); print(m.layers[1].__class__.__name__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -23,19 +23,31 @@ def register_layers():
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; wraps the real loader of ``keras`` to register layers once it has run."""
+    """Finds nothing itself; wraps the real loader of ``keras`` to register layers once it has run.
+
+    It stays installed until Keras is actually executed, so a mere ``importlib.util.find_spec("keras")``
+    elsewhere does not use it up.
+    """
+
+    def __init__(self):
+        self._searching = False
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self._searching:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")
+        self._searching = True
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self._searching = False
         if spec is None or spec.loader is None:
             return spec
         execute = spec.loader.exec_module
 
         def exec_then_register(module):
             execute(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             register_layers()
 
         spec.loader.exec_module = exec_then_register
