@@ -22,6 +22,7 @@ include: "workflow/rules/pack.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/architecture.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/explain.smk"
 
 
 rule all:

@@ -46,9 +46,25 @@ def classification_metrics(true_labels, predicted_labels, class_names):
     }
 
 
+def _by_subset_and_view(predictions):
+    """(key, rows) per subset and view: keys ``val``, ``test`` (plain) and ``val_tta``, ``test_tta``."""
+    for (subset, view), rows in predictions.groupby(["subset", "view"]):
+        yield (subset if view == "plain" else f"{subset}_{view}"), rows
+
+
 def subset_metrics(predictions, class_names):
-    """Metrics per subset and view of a predictions table: keys ``val``, ``test`` (plain) and
-    ``val_tta``, ``test_tta``."""
-    return {subset if view == "plain" else f"{subset}_{view}":
-            classification_metrics(rows["label"], rows["predicted"], class_names)
-            for (subset, view), rows in predictions.groupby(["subset", "view"])}
+    """Metrics per subset and view of a predictions table (keys as in ``_by_subset_and_view``)."""
+    return {key: classification_metrics(rows["label"], rows["predicted"], class_names)
+            for key, rows in _by_subset_and_view(predictions)}
+
+
+def accuracy_intervals(predictions, n_bootstrap, confidence, seed):
+    """Bootstrap confidence interval of the accuracy per subset and view of a predictions table.
+
+    Returns:
+        dict key -> :func:`astrotune.uncertainty.accuracy_interval` result.
+    """
+    from astrotune.uncertainty import accuracy_interval
+
+    return {key: accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
+            for key, rows in _by_subset_and_view(predictions)}

@@ -52,6 +52,16 @@ def weights_inputs(wildcards):
     return [weights]
 
 
+def unsupervised_weights_inputs(wildcards):
+    """What the unsupervised baseline's backbone needs: the fetched ImageNet weights or a file."""
+    weights = config["unsupervised"]["weights"] or config["training"]["weights"]
+    if weights == "none":
+        return []
+    if weights == "imagenet":
+        return [f"{KERAS_HOME}/{config['unsupervised']['backbone']}.imagenet.json"]
+    return [weights]
+
+
 def cutout_manifests(wildcards):
     """Manifest CSVs the packing step reads, by data source."""
     if SOURCE == "synthetic":
@@ -89,4 +99,8 @@ def paper_outputs():
               for name in ("table2", "table3", "table4", "table5") for ext in ("csv", "md", "tex", "html")]
     figures = [f"results/{DATASET}/figures/accuracy_vs_layers_{arch}.png" for arch in ARCHS]
     curves = [f"results/{DATASET}/figures/training_curves_{arch}.png" for arch in ARCHS]
-    return tables + figures + curves
+    confusion = [f"results/{DATASET}/figures/confusion/{arch}/L{n}.png" for arch, n in training_jobs()]
+    explain = [f"results/{DATASET}/figures/{name}.png" for name in ("gradcam", "saliency")]
+    unsupervised = ([f"results/{DATASET}/tables/unsupervised.{ext}" for ext in ("csv", "md", "tex", "html")]
+                    if config["unsupervised"]["enabled"] else [])
+    return tables + figures + curves + confusion + explain + unsupervised

@@ -48,6 +48,9 @@ rule evaluate_model:
         predictions=f"{MODEL_DIR}/predictions.csv",
     output:
         metrics=MODEL_METRICS,
+    params:
+        uncertainty=config["uncertainty"],
+        seed=config["seed"],
     threads: 1
     conda:
         "../envs/astrotune.yaml"

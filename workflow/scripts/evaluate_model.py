@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from astrotune.evaluate import subset_metrics
+from astrotune.evaluate import accuracy_intervals, subset_metrics
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
 
@@ -12,8 +12,10 @@ with rule_logging(snakemake.log[0]) as log:
     summary = json.loads(open(snakemake.input.summary).read())
     predictions = pd.read_csv(snakemake.input.predictions)
     result = summary | subset_metrics(predictions, summary["class_names"])
-    for subset in ("val", "val_tta", "test", "test_tta"):
-        if subset in result:
-            log.info("%s accuracy %.4f", subset, result[subset]["accuracy"])
+    intervals = accuracy_intervals(predictions, **snakemake.params.uncertainty, seed=snakemake.params.seed)
+    for subset, interval in intervals.items():
+        result[subset]["accuracy_ci"] = interval
+        log.info("%s accuracy %.4f (%.0f%% CI %.4f-%.4f)", subset, interval["accuracy"],
+                 100 * interval["confidence"], interval["ci_low"], interval["ci_high"])
     with atomic_path(snakemake.output.metrics) as tmp:
         tmp.write_text(json.dumps(result, indent=1))

@@ -14,6 +14,7 @@ from astrotune.data.subsets import read_split, subset_indices  # noqa: E402
 from astrotune.evaluate import VIEWS, predictions_table  # noqa: E402
 from astrotune.io import atomic_path  # noqa: E402
 from astrotune.logs import rule_logging  # noqa: E402
+from astrotune.models.metadata import attach_metadata  # noqa: E402
 from astrotune.models.zoo import save_model  # noqa: E402
 from astrotune.train import TrainingSettings, model_summary, train, use_threads  # noqa: E402
 
@@ -36,6 +37,7 @@ with rule_logging(snakemake.log[0]):
         predictions_table(model, dataset.images[rows[subset]], dataset.ids[rows[subset]],
                           dataset.labels[rows[subset]], subset, dataset.class_names, view)
         for subset in ("val", "test") if len(rows[subset]) for view in VIEWS])
+    attach_metadata(model, dataset.provenance, dataset.class_names)
     save_model(model, snakemake.output.model)
     with atomic_path(snakemake.output.history) as tmp:
         history.to_csv(tmp, index=False)

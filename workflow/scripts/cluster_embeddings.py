@@ -1,0 +1,31 @@
+"""Snakemake adapter: the unsupervised baseline (backbone embeddings, PCA, k-means, Hungarian matching)."""
+
+import json
+import os
+
+os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
+
+from astrotune.data.store import read_dataset  # noqa: E402
+from astrotune.io import atomic_path  # noqa: E402
+from astrotune.logs import rule_logging  # noqa: E402
+from astrotune.tables import write_table  # noqa: E402
+from astrotune.train import make_deterministic, use_threads  # noqa: E402
+from astrotune.uncertainty import accuracy_interval  # noqa: E402
+from astrotune.unsupervised import benchmark_row, cluster_embeddings, embed  # noqa: E402
+
+with rule_logging(snakemake.log[0]) as log:
+    use_threads(snakemake.threads)
+    settings, seed = snakemake.params.settings, snakemake.params.seed
+    make_deterministic(seed)
+    dataset = read_dataset(snakemake.input.dataset)
+    embeddings = embed(dataset.images, settings["backbone"], snakemake.params.weights)
+    result = cluster_embeddings(embeddings, dataset.labels, len(dataset.class_names), settings["variance"],
+                                settings["n_init"], seed)
+    interval = accuracy_interval(dataset.labels, result.pop("predicted"), **snakemake.params.uncertainty, seed=seed)
+    log.info("k-means accuracy %.4f with %d PCA components", result["accuracy"], result["n_components"])
+    row = benchmark_row(result, settings["backbone"], snakemake.params.weights, interval)
+    write_table(row, snakemake.output.table.removesuffix(".html"))
+    with atomic_path(snakemake.output.metrics) as tmp:
+        tmp.write_text(json.dumps(result | {"backbone": settings["backbone"], "weights": snakemake.params.weights,
+                                            "accuracy_ci": interval, "class_names": dataset.class_names},
+                                  indent=1))

@@ -1,0 +1,36 @@
+"""Snakemake adapter: Grad-CAM and saliency grids of every trained model on seeded validation images."""
+
+import json
+
+from astrotune.data.store import read_dataset
+from astrotune.data.subsets import read_split, subset_indices
+from astrotune.explain import explain_models, select_examples
+from astrotune.io import atomic_path
+from astrotune.logs import rule_logging
+from astrotune.plots import explanation_grid
+from astrotune.train import use_threads
+
+with rule_logging(snakemake.log[0]):
+    use_threads(snakemake.threads)
+    dataset = read_dataset(snakemake.input.dataset)
+    val = subset_indices(dataset, read_split(snakemake.input.split), "val", snakemake.input.split)
+    chosen = val[select_examples(dataset.labels[val], len(dataset.class_names),
+                                 snakemake.params.images_per_class, snakemake.params.seed)]
+    images = dataset.images[chosen]
+    labels = [f"{arch} L{layers}" for arch, layers in snakemake.params.jobs]
+    explanations = explain_models(
+        dict(zip(labels, snakemake.input.models)), images,
+        {label: snakemake.params.feature_maps.get(arch) for label, (arch, _) in zip(labels, snakemake.params.jobs)})
+    captions = [f"{dataset.ids[i]} ({dataset.class_names[dataset.labels[i]]})" for i in chosen]
+    explained = {label: [dataset.class_names[c] for c in e["classes"]] for label, e in explanations.items()}
+    explanation_grid(images, {label: e["gradcam"] for label, e in explanations.items()}, captions,
+                     ("original", "Grad-CAM", "overlay"), "Grad-CAM", snakemake.output.gradcam, explained)
+    explanation_grid(images, {label: e["saliency"] for label, e in explanations.items()}, captions,
+                     ("original", "saliency", "overlay"), "Gradient saliency", snakemake.output.saliency, explained)
+    record = {"ids": [str(dataset.ids[i]) for i in chosen],
+              "true_class": [dataset.class_names[dataset.labels[i]] for i in chosen],
+              "models": {label: {"feature_layer": e["layer"],
+                                 "explained_class": explained[label]}
+                         for label, e in explanations.items()}}
+    with atomic_path(snakemake.output.record) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
