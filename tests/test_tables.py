@@ -170,3 +170,14 @@ def test_tables_without_test_split_have_no_test_columns_and_show_the_majority_ba
     for table in (table4(results), table5(results)):
         assert not [column for column in table.columns if column.startswith("test_")]
         assert table.loc[0, "val_majority"] == 0.49
+
+
+def test_table5_carries_intervals_and_marks_architectures_indistinguishable_from_the_top():
+    results = results_frame([("VGG16", 3, 2_361_347, 14_716_227, 20, 0.90), ("ResNet50", 5, 1_060_867, 23_593_859, 176, 0.89),
+                             ("NASNetMobile", 10, 500_000, 4_272_887, 770, 0.70)])
+    results = results.assign(val_ci_low=results["val_accuracy"] - 0.03, val_ci_high=results["val_accuracy"] + 0.03)
+    comparison = pd.DataFrame({"indistinguishable": [True, True, False]},
+                              index=pd.Index(["VGG16", "ResNet50", "NASNetMobile"], name="model"))
+    table = table5(results, paper_comparison=False, comparison=comparison).set_index("arch")
+    assert table.loc["ResNet50", "val_ci_low"] == pytest.approx(0.86)
+    assert table["val_indistinguishable_from_top"].to_dict() == {"VGG16": True, "ResNet50": True, "NASNetMobile": False}

@@ -2,8 +2,8 @@
 
 Columns say which split every number comes from: ``val_*`` on the validation set (the only set
 anything is chosen on), ``test_*`` on the held-out test set (NaN when the study has none),
-``*_tta`` with test-time augmentation, ``*_majority`` the accuracy of always predicting the
-subset's most common class.
+``*_tta`` with test-time augmentation, ``*_ci_low``/``*_ci_high`` the bootstrap confidence interval of
+the plain accuracy, ``*_majority`` the accuracy of always predicting the subset's most common class.
 """
 
 import json
@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["arch", "layers", "trainable_params", "total_params", "total_layers", "best_epoch",
-           "val_accuracy", "val_accuracy_tta", "val_macro_f1", "val_majority",
-           "test_accuracy", "test_accuracy_tta", "test_balanced_accuracy", "test_macro_f1", "test_majority"]
+           "val_accuracy", "val_ci_low", "val_ci_high", "val_accuracy_tta", "val_macro_f1", "val_majority",
+           "test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
+           "test_macro_f1", "test_majority"]
 
 
 def majority_accuracy(subset_metrics):
@@ -26,7 +27,10 @@ def _subset_columns(metrics, subset):
     plain, tta = metrics.get(subset), metrics.get(f"{subset}_tta")
     if plain is None:
         return {}
-    return {f"{subset}_accuracy": plain["accuracy"], f"{subset}_accuracy_tta": tta["accuracy"] if tta else np.nan,
+    interval = plain.get("accuracy_ci", {})
+    return {f"{subset}_accuracy": plain["accuracy"], f"{subset}_ci_low": interval.get("ci_low", np.nan),
+            f"{subset}_ci_high": interval.get("ci_high", np.nan),
+            f"{subset}_accuracy_tta": tta["accuracy"] if tta else np.nan,
             f"{subset}_macro_f1": plain["macro"]["f1-score"], f"{subset}_majority": majority_accuracy(plain),
             f"{subset}_balanced_accuracy": plain["macro"]["recall"]}
 

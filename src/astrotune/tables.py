@@ -192,12 +192,11 @@ def _check_results(results):
 def _accuracy_columns(row, test):
     """Accuracy columns of one model, named by the split they come from; the majority-class
     baseline of that split beside them."""
-    columns = {"val_accuracy": row.get("val_accuracy", float("nan")),
-               "val_majority": row.get("val_majority", float("nan"))}
+    keys = ["val_accuracy", "val_ci_low", "val_ci_high", "val_majority"]
     if test:
-        columns |= {key: row.get(key, float("nan")) for key in
-                    ("test_accuracy", "test_accuracy_tta", "test_balanced_accuracy", "test_majority")}
-    return columns
+        keys += ["test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
+                 "test_majority"]
+    return {key: row.get(key, float("nan")) for key in keys}
 
 
 def table4(results, paper_comparison=True):
@@ -232,10 +231,14 @@ def table4(results, paper_comparison=True):
     return _with_int_columns(pd.DataFrame(rows), ["trainable_params"])
 
 
-def table5(results, paper_comparison=True):
+def table5(results, paper_comparison=True, comparison=None):
     """Table 5: per architecture, the trainable-layer count chosen on validation accuracy (ties:
     fewest layers), with its tuning ratios and, when the study has a test split, that model's
     held-out test accuracy (plain, with TTA, balanced).
+
+    ``comparison`` (``uncertainty.compare_prediction_files`` of the chosen models on validation)
+    adds ``val_indistinguishable_from_top``: True where the paired-bootstrap interval of the
+    accuracy difference to the top architecture contains 0.
 
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
     total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
@@ -252,6 +255,8 @@ def table5(results, paper_comparison=True):
                  "layer_tuning_ratio": row["layers"] / row["total_layers"],
                  "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
         entry |= _accuracy_columns(row, test)
+        if comparison is not None:
+            entry["val_indistinguishable_from_top"] = bool(comparison.loc[arch, "indistinguishable"])
         if paper_comparison:
             reference = paper.TABLE5.get(arch, (pd.NA, pd.NA, "", "", pd.NA))
             entry |= {"paper_layers": reference[0], "paper_trainable_params": reference[1],

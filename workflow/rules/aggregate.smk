@@ -5,6 +5,9 @@ rule aggregate_results:
     input:
         metrics=lambda wildcards: [MODEL_METRICS.format(dataset=wildcards.dataset, arch=arch, layers=n)
                                    for arch, n in training_jobs()],
+        predictions=lambda wildcards: [f"{MODEL_DIR}/predictions.csv".format(dataset=wildcards.dataset, arch=arch,
+                                                                              layers=n)
+                                       for arch, n in training_jobs()],
     output:
         summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst",
                        category="Accuracy"),
@@ -16,6 +19,10 @@ rule aggregate_results:
         extra=multiext("results/{dataset}/tables/table", "4.csv", "4.md", "4.tex", "5.csv", "5.md", "5.tex"),
     params:
         paper_comparison=config["tables"]["paper_comparison"],
+        archs=[arch for arch, _ in training_jobs()],
+        layers=[n for _, n in training_jobs()],
+        uncertainty=config["uncertainty"],
+        seed=config["seed"],
     conda:
         "../envs/astrotune.yaml"
     log:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
-from astrotune.results import accuracy_metrics, collect_metrics
+from astrotune.results import accuracy_metrics, collect_metrics, select_best
 from astrotune.tables import table4, table5, write_table
+from astrotune.uncertainty import compare_prediction_files
 
 with rule_logging(snakemake.log[0]):
     results = collect_metrics(snakemake.input.metrics)
@@ -14,6 +15,11 @@ with rule_logging(snakemake.log[0]):
         results.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.metrics) as tmp:
         tmp.write_text(json.dumps(accuracy_metrics(results), indent=1, sort_keys=True))
+    predictions = dict(zip(zip(snakemake.params.archs, snakemake.params.layers), snakemake.input.predictions))
+    chosen = select_best(results)
+    comparison = compare_prediction_files(
+        {arch: predictions[arch, int(chosen.loc[arch, "layers"])] for arch in chosen.index}, subset="val",
+        **snakemake.params.uncertainty, seed=snakemake.params.seed)
     compare = snakemake.params.paper_comparison
     write_table(table4(results, compare), Path(snakemake.output.table4).with_suffix(""))
-    write_table(table5(results, compare), Path(snakemake.output.table5).with_suffix(""))
+    write_table(table5(results, compare, comparison), Path(snakemake.output.table5).with_suffix(""))
