@@ -13,7 +13,7 @@ rule summarize_architecture:
     log:
         "logs/{dataset}/summarize_architecture/{arch}.log",
     benchmark:
-        "benchmarks/{dataset}/summarize_architecture/{arch}.tsv"
+        "logs/benchmarks/{dataset}/summarize_architecture/{arch}.tsv"
     script:
         "../scripts/summarize_architecture.py"
 

@@ -3,7 +3,7 @@ import os
 
 from snakemake.utils import validate
 
-from astrotune.config import config_hash
+from astrotune.config import config_hash, output_settings, packing_provenance, packing_sections
 from astrotune.models.zoo import validate_schedule
 
 
@@ -57,25 +57,6 @@ def cutout_manifests(wildcards):
     if SOURCE == "local_images":
         return [f"resources/{DATASET}/local_images/manifest.csv"]
     raise ValueError(f"source {SOURCE!r} has no cutout manifests")
-
-
-def packing_provenance():
-    """Provenance attributes stored in the packed HDF5 file."""
-    if SOURCE == "synthetic":
-        scale, size, release = config["synthetic"]["pixel_scale"], config["synthetic"]["size"], "synthetic"
-    elif SOURCE in ("sdss_query", "catalog"):
-        cut = config["cutouts"]
-        scale, size, release = cut["scale"], cut["size"], f"DR{cut['data_release']}"
-    else:
-        scale, size, release = config["local_images"]["pixel_scale"] or "", "", ""
-    return {
-        "source": SOURCE,
-        "data_release": release,
-        "pixel_scale": scale,
-        "original_size": size,
-        "image_size": config["dataset"]["image_size"],
-        "config_hash": config_hash(config["dataset"], config.get(SOURCE, {}), config["cutouts"]),
-    }
 
 
 def paper_outputs():

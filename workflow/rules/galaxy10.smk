@@ -13,8 +13,6 @@ if SOURCE == "galaxy10":
         params:
             url=GALAXY10_URL,
             sha256=GALAXY10_SHA256,
-            timeout=config["galaxy10"]["timeout_s"],
-            retries=config["galaxy10"]["retries"],
         conda:
             "../envs/astrotune.yaml"
         log:
@@ -35,12 +33,12 @@ if SOURCE == "galaxy10":
             n_per_class=config["galaxy10"]["n_per_class"],
             seed=config["seed"],
             sha256=GALAXY10_SHA256,
-            config_hash=config_hash(config["dataset"], config["galaxy10"], config["seed"]),
+            config_hash=config_hash(packing_sections(config)),
         conda:
             "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/pack_galaxy10/pack_galaxy10.log",
         benchmark:
-            "benchmarks/{dataset}/pack_galaxy10/pack_galaxy10.tsv"
+            "logs/benchmarks/{dataset}/pack_galaxy10/pack_galaxy10.tsv"
         script:
             "../scripts/pack_galaxy10.py"

@@ -13,13 +13,13 @@ if SOURCE != "galaxy10":
             classes=config["dataset"]["classes"],
             image_size=config["dataset"]["image_size"],
             max_failed_fraction=config["dataset"]["max_failed_fraction"],
-            provenance=packing_provenance(),
+            provenance=packing_provenance(config),
         conda:
             "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/pack_dataset.log",
         benchmark:
-            "benchmarks/{dataset}/pack_dataset.tsv"
+            "logs/benchmarks/{dataset}/pack_dataset.tsv"
         script:
             "../scripts/pack_dataset.py"
 

@@ -37,7 +37,7 @@ rule train_model:
     log:
         "logs/{dataset}/train_model/{arch}/L{layers}.log",
     benchmark:
-        "benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
+        "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
     script:
         "../scripts/train_model.py"
 
