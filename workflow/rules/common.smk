@@ -24,6 +24,7 @@ wildcard_constraints:
     arch="|".join(ARCHS),
     layers=r"\d+",
     shard=r"\d+",
+    size=r"\d+",
 
 
 def training_jobs():
@@ -43,7 +44,7 @@ def weights_inputs(wildcards):
     if weights == "none":
         return []
     if weights == "imagenet":
-        return [f"{KERAS_HOME}/{wildcards.arch}.imagenet.json"]
+        return [f"{KERAS_HOME}/{wildcards.arch}_{config['dataset']['image_size']}px.imagenet.json"]
     return [weights]
 
 

@@ -3,13 +3,14 @@
 rule fetch_imagenet_weights:
     localrule: True
     output:
-        record=f"{KERAS_HOME}/{{arch}}.imagenet.json",
+        record=f"{KERAS_HOME}/{{arch}}_{{size}}px.imagenet.json",
     params:
         keras_home=lambda wildcards, output: os.path.dirname(output.record),
+        input_shape=lambda wildcards: [int(wildcards.size), int(wildcards.size), 3],
     conda:
         "../envs/astrotune.yaml"
     log:
-        "logs/fetch_imagenet_weights/{arch}.log",
+        "logs/fetch_imagenet_weights/{arch}_{size}px.log",
     script:
         "../scripts/fetch_imagenet_weights.py"
 
