@@ -19,6 +19,7 @@ rule summarize_architecture:
 
 
 rule architecture_tables:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         expand("results/{dataset}/architectures/{arch}.csv", dataset=DATASET, arch=ARCHS),
     output:

@@ -25,6 +25,7 @@ if SOURCE != "galaxy10":
 
 
 rule split_dataset:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         dataset="results/{dataset}/dataset.h5",
     output:

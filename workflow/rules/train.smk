@@ -44,6 +44,7 @@ rule train_model:
 
 
 rule evaluate_model:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
