@@ -1,5 +1,5 @@
 """`training.weights: imagenet` on a machine without network: the workflow uses the weight files found in
-its own resources/keras (KERAS_HOME), for the configured input size, whatever the user's KERAS_HOME says.
+its own resources/<dataset>/keras (KERAS_HOME), for the configured input size, whatever the user's KERAS_HOME says.
 
 The weight files are planted by the test (a ``weights=None`` base saved under the exact upstream file name
 Keras looks for). Keras verifies a file's hash only where its application passes ``file_hash``;
@@ -70,7 +70,7 @@ def test_imagenet_weights_come_from_the_workflow_keras_home_offline(tmp_path):
 
     workdir = copy_project(tmp_path / "project", CONFIG)
     planted = build_base("MobileNetV2", (SIZE, SIZE, 3), "none")
-    target = workdir / "resources" / "keras" / "models" / ARCHITECTURES["MobileNetV2"].imagenet_file.format(rows=SIZE)
+    target = workdir / "resources" / "offline" / "keras" / "models" / ARCHITECTURES["MobileNetV2"].imagenet_file.format(rows=SIZE)
     target.parent.mkdir(parents=True)
     planted.save(target)  # legacy HDF5, as upstream: load_weights reads a ".h5" name in that format
 

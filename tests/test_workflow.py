@@ -96,7 +96,7 @@ def test_make_clean_keeps_every_tracked_file(tmp_path):
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
-    outputs = ["results/tiny/dataset.h5", "resources/tiny/synthetic/manifest.csv", "resources/keras/models/x.h5",
+    outputs = ["results/tiny/dataset.h5", "resources/tiny/synthetic/manifest.csv", "resources/tiny/keras/models/x.h5",
                "logs/benchmarks/tiny/train_model/VGG16/L0.tsv", ".snakemake/metadata/x", "report.html"]
     for name in outputs:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ SOURCE = config["dataset"]["source"]
 ARCHS = list(config["architectures"])
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
 MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
-KERAS_HOME = "resources/keras"
+KERAS_HOME = f"resources/{DATASET}/keras"  # per study, so each study's DVC stage owns what it fetched
 
 
 wildcard_constraints:
