@@ -6,46 +6,16 @@ have nothing to do. The round trip runs a one-model version of the default study
 
 import copy
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project
+from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, dvc_project, git, run
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
 DATASET = "synthetic-demo"  # the default study's stage, study@synthetic-demo, runs config/config.yaml
 STAGE = f"study@{DATASET}"
 CONFIG = copy.deepcopy(TINY_CONFIG) | {"architectures": {"VGG16": [2]}}
 CONFIG["dataset"] = CONFIG["dataset"] | {"name": DATASET}
-
-
-def run(*command, cwd, timeout=1800):
-    """Run a command in ``cwd``; fail the test with its output when it fails."""
-    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
-    return result
-
-
-def git(*args, cwd):
-    return run("git", "-c", "user.name=astrotune test", "-c", "user.email=test@example.invalid", *args, cwd=cwd)
-
-
-def dvc_project(destination, config):
-    """A git + DVC repository holding a copy of the project with ``config`` as config/config.yaml."""
-    project = copy_project(destination, config)
-    shutil.copytree(PROJECT_ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in (".gitignore", ".dvcignore"):
-        shutil.copy2(PROJECT_ROOT / name, project / name)
-    git("init", "-q", cwd=project)
-    run("dvc", "init", "-q", cwd=project)
-    return project
 
 
 def dvc_outputs(workdir):

@@ -14,8 +14,7 @@ import time
 import pandas as pd
 import pytest
 
-from test_dvc import ENV, STAGE, dvc_project, run
-from workflow_helpers import TINY_CONFIG
+from workflow_helpers import ENV, TINY_CONFIG, dvc_project, run
 
 pytestmark = pytest.mark.slow
 EPOCHS = 6
@@ -25,6 +24,7 @@ CONFIG = copy.deepcopy(TINY_CONFIG) | {
     "architectures": {"MobileNetV2": [20]},
 }
 MODEL = "results/synthetic-demo/models/MobileNetV2/L20"
+STAGE = "study@synthetic-demo"  # the default study's DVC stage; it runs config/config.yaml
 
 
 def kill_after_epochs(workdir, epochs_done, timeout=900):
