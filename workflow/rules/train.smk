@@ -10,7 +10,7 @@ rule fetch_imagenet_weights:
     conda:
         "../envs/astrotune.yaml"
     log:
-        "logs/fetch_imagenet_weights/{arch}_{size}px.log",
+        f"logs/{DATASET}/fetch_imagenet_weights/{{arch}}_{{size}}px.log",
     script:
         "../scripts/fetch_imagenet_weights.py"
 
