@@ -21,5 +21,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakemake --lint --configfile config/studies/sabeesh2022_sdss.yaml
 
+# Deletes what the workflow computed or fetched (results/, resources/, logs/ with the rule benchmarks,
+# .snakemake/, report.html); never a tracked file (e.g. benchmarks/ holds the project's benchmark scripts).
 clean:
-	rm -rf results/* resources/* logs benchmarks .snakemake
+	rm -rf logs .snakemake report.html
+	find results resources -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} + 2>/dev/null || true

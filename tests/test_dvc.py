@@ -1,38 +1,21 @@
-"""DVC round trip: `dvc repro` the tiny workflow, push to a local directory remote, clone, pull.
-
-The pulled copy must equal the original byte for byte, and after the documented `snakemake --touch`
-(pulled files carry checkout times, not workflow order) Snakemake must have nothing to do.
+"""DVC: every study file has a stage; round trip of one study (`dvc repro study@<name>`, push to a local
+directory remote, clone, pull). The pulled copy must equal the original byte for byte, and after the
+documented `snakemake --touch` (pulled files carry checkout times, not workflow order) Snakemake must
+have nothing to do. The round trip runs a one-model version of the default study.
 """
 
+import copy
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project
+from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, dvc_project, git, run
 
-pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-DATASET = TINY_CONFIG["dataset"]["name"]
-
-
-def run(*command, cwd, timeout=1800):
-    """Run a command in ``cwd``; fail the test with its output when it fails."""
-    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
-    return result
-
-
-def git(*args, cwd):
-    return run("git", "-c", "user.name=astrotune test", "-c", "user.email=test@example.invalid", *args, cwd=cwd)
+DATASET = "synthetic-demo"  # the default study's stage, study@synthetic-demo, runs config/config.yaml
+STAGE = f"study@{DATASET}"
+CONFIG = copy.deepcopy(TINY_CONFIG) | {"architectures": {"VGG16": [2]}}
+CONFIG["dataset"] = CONFIG["dataset"] | {"name": DATASET}
 
 
 def dvc_outputs(workdir):
@@ -48,60 +31,63 @@ def dvc_outputs(workdir):
     return hashes
 
 
+def test_every_study_file_has_a_stage_named_by_its_data_set():
+    studies = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["vars"][0]["studies"]
+    files = ["config/config.yaml", *(str(p.relative_to(PROJECT_ROOT))
+                                     for p in (PROJECT_ROOT / "config" / "studies").glob("*.yaml"))]
+    assert sorted(studies.values()) == sorted(files)
+    for name, path in studies.items():
+        assert yaml.safe_load((PROJECT_ROOT / path).read_text())["dataset"]["name"] == name, path
+
+
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory):
-    """A git + DVC project that ran the tiny workflow through `dvc repro` and pushed to a local remote."""
+    """A project that ran the one-model default study through `dvc repro` and pushed it to a local remote."""
     root = tmp_path_factory.mktemp("dvc")
-    (root / "origin").mkdir()
-    origin = copy_project(root / "origin", TINY_CONFIG)
-    shutil.copytree(PROJECT_ROOT / "src", origin / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in (".gitignore", ".dvcignore"):
-        shutil.copy2(PROJECT_ROOT / name, origin / name)
-    git("init", "-q", cwd=origin)
-    run("dvc", "init", "-q", cwd=origin)
+    origin = dvc_project(root / "origin", CONFIG)
     run("dvc", "remote", "add", "-d", "shared", str(root / "remote"), cwd=origin)
-    run("dvc", "repro", cwd=origin)
+    run("dvc", "repro", STAGE, cwd=origin)
     git("add", "-A", cwd=origin)
-    git("commit", "-q", "-m", "tiny study", cwd=origin)
-    run("dvc", "push", cwd=origin)
+    git("commit", "-q", "-m", "one study", cwd=origin)
+    run("dvc", "push", STAGE, cwd=origin)
     return origin
 
 
 @pytest.fixture(scope="module")
 def pulled(pushed, tmp_path_factory):
-    """A fresh git clone of ``pushed`` after `dvc pull`."""
+    """A fresh git clone of ``pushed`` after `dvc pull` of the study."""
     clone = tmp_path_factory.mktemp("clone") / "project"
     git("clone", "-q", str(pushed), str(clone), cwd=pushed.parent)
-    run("dvc", "pull", cwd=clone)
+    run("dvc", "pull", STAGE, cwd=clone)
     return clone
 
 
+@pytest.mark.slow
 def test_pulled_files_equal_the_originals(pushed, pulled):
     original = dvc_outputs(pushed)
     assert any(path.endswith("model.keras") for path in original)
     assert f"results/{DATASET}/dataset.h5" in original
+    assert f"resources/{DATASET}/synthetic/manifest.csv" in original
     assert dvc_outputs(pulled) == original
 
 
+@pytest.mark.slow
 def test_pulled_clone_is_up_to_date_for_dvc_and_snakemake(pulled):
-    assert "up to date" in run("dvc", "status", cwd=pulled).stdout
+    assert "up to date" in run("dvc", "status", STAGE, cwd=pulled).stdout
     run("snakemake", "--touch", cwd=pulled)
     dry_run = run("snakemake", "-n", cwd=pulled)
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
 
-def test_metrics_show_prints_the_accuracy_table(pushed):
+@pytest.mark.slow
+def test_metrics_and_plots_show_the_study(pushed, tmp_path):
     shown = run("dvc", "metrics", "show", cwd=pushed).stdout
-    for arch, layers in TINY_CONFIG["architectures"].items():
+    for arch, layers in CONFIG["architectures"].items():
         for n in layers:
             assert f"{arch}.L{n}" in shown
-
-
-def test_plots_show_renders_curves_and_accuracy(pushed, tmp_path):
     run("dvc", "plots", "show", "-o", str(tmp_path), cwd=pushed)
     page = (tmp_path / "index.html").read_text()
-    for arch in TINY_CONFIG["architectures"]:
+    for arch in CONFIG["architectures"]:
         assert f"training_curves_{arch}.png" in page
         assert f"accuracy_vs_layers_{arch}.png" in page
-    assert "vegaEmbed('#accuracy_vs_layers'" in page
+    assert f"vegaEmbed('#accuracy_vs_layers_{DATASET}'" in page

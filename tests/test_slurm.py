@@ -99,13 +99,21 @@ def test_every_training_job_ran_as_a_slurm_job_with_one_gpu(slurm_run):
         assert job["TimeLimit"] == "06:00:00"
 
 
+LOCAL_RULES = {"split_dataset", "evaluate_model", "aggregate_results", "plot_architecture", "architecture_tables"}
+
+
 def test_other_jobs_ran_on_slurm_without_a_gpu(slurm_run):
     _, _, jobs, _ = slurm_run
-    assert {"pack_dataset", "split_dataset", "evaluate_model", "aggregate_results"} <= set(jobs)
-    for job_id in jobs["evaluate_model"]:
+    assert {"render_synthetic_sky", "pack_dataset", "summarize_architecture"} <= set(jobs)
+    for job_id in jobs["pack_dataset"] + jobs["summarize_architecture"]:
         job = scontrol_job(job_id)
         assert job["JobState"] == "COMPLETED"
         assert "gpu" not in job.get("TresPerJob", "") + job.get("TresPerNode", "")
+
+
+def test_cheap_rules_run_locally_not_as_slurm_jobs(slurm_run):
+    _, _, jobs, output = slurm_run
+    assert not LOCAL_RULES & set(jobs), output[-5000:]
 
 
 def test_outputs_are_complete(slurm_run):

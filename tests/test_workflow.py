@@ -2,12 +2,13 @@
 
 import copy
 import json
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
-import yaml
 
-from workflow_helpers import TINY_CONFIG, copy_project, run_snakemake
+from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -47,18 +48,31 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_editing_one_schedule_reruns_only_that_architecture(tiny_run, tmp_path):
-    workdir = copy_project(tmp_path)
-    for name in ("results", "resources"):
+def dry_run_with(tiny_run, tmp_path, config):
+    """Planned jobs of ``config`` in a copy of the project that shares the tiny run's files."""
+    workdir = copy_project(tmp_path, config)
+    for name in ("results", "resources", ".snakemake"):
         (workdir / name).symlink_to(tiny_run / name)
-    (workdir / ".snakemake").symlink_to(tiny_run / ".snakemake")
+    return planned_jobs(run_snakemake(workdir, "-n"))
+
+
+def test_editing_one_schedule_reruns_only_that_architecture(tiny_run, tmp_path):
     config = copy.deepcopy(TINY_CONFIG)
     config["architectures"]["MobileNetV2"] = [0, 3, 5]
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    jobs = planned_jobs(run_snakemake(workdir, "-n"))
+    jobs = dry_run_with(tiny_run, tmp_path, config)
     assert jobs["train_model"] == 1 and jobs["evaluate_model"] == 1
     assert jobs["plot_architecture"] == 1 and jobs["summarize_architecture"] == 1
     assert "pack_dataset" not in jobs and "render_synthetic_sky" not in jobs
+
+
+def test_network_settings_rerun_nothing_and_the_learning_rate_every_training(tiny_run, tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["cutouts"] = {"concurrency": 1, "timeout_s": 300, "retries": 9}
+    config["training"]["learning_rate"] = 0.0005
+    jobs = dry_run_with(tiny_run, tmp_path, config)
+    n_models = sum(len(layers) for layers in TINY_CONFIG["architectures"].values())
+    assert jobs["train_model"] == n_models
+    assert not {"render_synthetic_sky", "pack_dataset", "split_dataset", "summarize_architecture"} & set(jobs)
 
 
 def test_same_seed_same_metrics(tiny_run):
@@ -67,3 +81,26 @@ def test_same_seed_same_metrics(tiny_run):
     run_snakemake(tiny_run, "--forcerun", "train_model", str(metrics.relative_to(tiny_run)))
     after = json.loads(metrics.read_text())
     assert after == before
+
+
+def test_rule_benchmarks_go_to_logs(tiny_run):
+    assert list((tiny_run / "logs" / "benchmarks" / "tiny" / "train_model").rglob("L*.tsv"))
+    assert not (tiny_run / "benchmarks").exists()
+
+
+def test_make_clean_keeps_every_tracked_file(tmp_path):
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = tracked.stdout.split()
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
+    outputs = ["results/tiny/dataset.h5", "resources/tiny/synthetic/manifest.csv", "resources/tiny/keras/models/x.h5",
+               "logs/benchmarks/tiny/train_model/VGG16/L0.tsv", ".snakemake/metadata/x", "report.html"]
+    for name in outputs:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("output")
+    subprocess.run(["make", "clean"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    assert [name for name in files if not (tmp_path / name).is_file()] == []
+    assert [name for name in outputs if (tmp_path / name).exists()] == []

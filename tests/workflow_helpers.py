@@ -1,5 +1,6 @@
 """Run the real workflow in a temporary copy of the project (used by end-to-end tests)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -42,3 +43,32 @@ def run_snakemake(workdir, *args, check=True, timeout=1200):
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     return result
+
+
+# Commands of the venv (snakemake, dvc) first on PATH, for DVC stages that call `snakemake`.
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+
+
+def run(*command, cwd, timeout=1800):
+    """Run a command in ``cwd``; fail the test with its output when it fails."""
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def git(*args, cwd):
+    """Run git with a test identity."""
+    return run("git", "-c", "user.name=astrotune test", "-c", "user.email=test@example.invalid", *args, cwd=cwd)
+
+
+def dvc_project(destination, config):
+    """A git + DVC repository holding a copy of the project with ``config`` as config/config.yaml."""
+    project = copy_project(destination, config)
+    shutil.copytree(PROJECT_ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in (".gitignore", ".dvcignore"):
+        shutil.copy2(PROJECT_ROOT / name, project / name)
+    git("init", "-q", cwd=project)
+    run("dvc", "init", "-q", cwd=project)
+    return project

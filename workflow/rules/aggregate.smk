@@ -2,6 +2,7 @@
 
 
 rule aggregate_results:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         metrics=lambda wildcards: [MODEL_METRICS.format(dataset=wildcards.dataset, arch=arch, layers=n)
                                    for arch, n in training_jobs()],
@@ -32,6 +33,7 @@ rule aggregate_results:
 
 
 rule plot_architecture:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         metrics=lambda wildcards: schedule_outputs(wildcards, MODEL_METRICS),
         histories=lambda wildcards: schedule_outputs(wildcards, f"{MODEL_DIR}/history.csv"),

@@ -13,12 +13,13 @@ rule summarize_architecture:
     log:
         "logs/{dataset}/summarize_architecture/{arch}.log",
     benchmark:
-        "benchmarks/{dataset}/summarize_architecture/{arch}.tsv"
+        "logs/benchmarks/{dataset}/summarize_architecture/{arch}.tsv"
     script:
         "../scripts/summarize_architecture.py"
 
 
 rule architecture_tables:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         expand("results/{dataset}/architectures/{arch}.csv", dataset=DATASET, arch=ARCHS),
     output:

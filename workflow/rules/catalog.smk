@@ -9,7 +9,7 @@ if SOURCE == "sdss_query":
             sql="resources/{dataset}/catalog.sql",
             provenance="resources/{dataset}/catalog.json",
         params:
-            sdss=config["sdss"],
+            sdss=output_settings(config, "sdss"),
             classes=config["dataset"]["classes"],
             seed=config["seed"],
         conda:

@@ -3,7 +3,7 @@ import os
 
 from snakemake.utils import validate
 
-from astrotune.config import config_hash
+from astrotune.config import config_hash, output_settings, packing_provenance, packing_sections
 from astrotune.config_checks import check_config
 from astrotune.models.zoo import validate_schedule
 
@@ -21,7 +21,7 @@ SOURCE = config["dataset"]["source"]
 ARCHS = list(config["architectures"])
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
 MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
-KERAS_HOME = "resources/keras"
+KERAS_HOME = f"resources/{DATASET}/keras"  # per study, so each study's DVC stage owns what it fetched
 
 
 wildcard_constraints:
@@ -29,6 +29,7 @@ wildcard_constraints:
     arch="|".join(ARCHS),
     layers=r"\d+",
     shard=r"\d+",
+    size=r"\d+",
 
 
 def training_jobs():
@@ -48,7 +49,7 @@ def weights_inputs(wildcards):
     if weights == "none":
         return []
     if weights == "imagenet":
-        return [f"{KERAS_HOME}/{wildcards.arch}.imagenet.json"]
+        return [f"{KERAS_HOME}/{wildcards.arch}_{config['dataset']['image_size']}px.imagenet.json"]
     return [weights]
 
 
@@ -72,25 +73,6 @@ def cutout_manifests(wildcards):
     if SOURCE == "local_images":
         return [f"resources/{DATASET}/local_images/manifest.csv"]
     raise ValueError(f"source {SOURCE!r} has no cutout manifests")
-
-
-def packing_provenance():
-    """Provenance attributes stored in the packed HDF5 file."""
-    if SOURCE == "synthetic":
-        scale, size, release = config["synthetic"]["pixel_scale"], config["synthetic"]["size"], "synthetic"
-    elif SOURCE in ("sdss_query", "catalog"):
-        cut = config["cutouts"]
-        scale, size, release = cut["scale"], cut["size"], f"DR{cut['data_release']}"
-    else:
-        scale, size, release = config["local_images"]["pixel_scale"] or "", "", ""
-    return {
-        "source": SOURCE,
-        "data_release": release,
-        "pixel_scale": scale,
-        "original_size": size,
-        "image_size": config["dataset"]["image_size"],
-        "config_hash": config_hash(config["dataset"], config.get(SOURCE, {}), config["cutouts"]),
-    }
 
 
 def paper_outputs():

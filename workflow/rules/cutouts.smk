@@ -9,7 +9,7 @@ rule download_cutouts:
         manifest="resources/{dataset}/cutouts/manifest_{shard}.csv",
     params:
         images="resources/{dataset}/cutouts/images",
-        cutouts=config["cutouts"],
+        cutouts=output_settings(config, "cutouts"),
         classes=config["dataset"]["classes"],
         max_failed_fraction=config["dataset"]["max_failed_fraction"],
     conda:
@@ -17,7 +17,7 @@ rule download_cutouts:
     log:
         "logs/{dataset}/download_cutouts/{shard}.log",
     benchmark:
-        "benchmarks/{dataset}/download_cutouts/{shard}.tsv"
+        "logs/benchmarks/{dataset}/download_cutouts/{shard}.tsv"
     localrule: True
     script:
         "../scripts/download_cutouts.py"

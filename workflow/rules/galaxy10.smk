@@ -2,7 +2,7 @@
 # Defined only for source galaxy10: for every other source, rule pack_dataset writes the packed file.
 if SOURCE == "galaxy10":
 
-    from astrotune.sky.galaxy10 import check_classes, download_cap, resolve_download
+    from astrotune.sky.galaxy10 import check_classes, resolve_download
 
     check_classes(config["dataset"]["classes"], config["galaxy10"]["variant"])
     GALAXY10_FILE, GALAXY10_URL, GALAXY10_SHA256 = resolve_download(config["galaxy10"])
@@ -13,10 +13,6 @@ if SOURCE == "galaxy10":
         params:
             url=GALAXY10_URL,
             sha256=GALAXY10_SHA256,
-            stall_s=config["galaxy10"]["timeout_s"],
-            deadline_s=config["galaxy10"]["deadline_s"],
-            retries=config["galaxy10"]["retries"],
-            max_bytes=download_cap(config["galaxy10"]),
         conda:
             "../envs/astrotune.yaml"
         log:
@@ -37,13 +33,13 @@ if SOURCE == "galaxy10":
             n_per_class=config["galaxy10"]["n_per_class"],
             seed=config["seed"],
             sha256=GALAXY10_SHA256,
-            config_hash=config_hash(config["dataset"], config["galaxy10"], config["seed"]),
+            config_hash=config_hash(packing_sections(config)),
             max_pixels=config["dataset"]["max_pixels"],
         conda:
             "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/pack_galaxy10/pack_galaxy10.log",
         benchmark:
-            "benchmarks/{dataset}/pack_galaxy10/pack_galaxy10.tsv"
+            "logs/benchmarks/{dataset}/pack_galaxy10/pack_galaxy10.tsv"
         script:
             "../scripts/pack_galaxy10.py"

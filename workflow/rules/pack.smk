@@ -13,7 +13,7 @@ if SOURCE != "galaxy10":
             classes=config["dataset"]["classes"],
             image_size=config["dataset"]["image_size"],
             max_failed_fraction=config["dataset"]["max_failed_fraction"],
-            provenance=packing_provenance(),
+            provenance=packing_provenance(config),
             max_pixels=config["dataset"]["max_pixels"],
         threads: workflow.cores  # decoding workers: every core locally (profiles/slurm sets 8)
         conda:
@@ -21,12 +21,13 @@ if SOURCE != "galaxy10":
         log:
             "logs/{dataset}/pack_dataset.log",
         benchmark:
-            "benchmarks/{dataset}/pack_dataset.tsv"
+            "logs/benchmarks/{dataset}/pack_dataset.tsv"
         script:
             "../scripts/pack_dataset.py"
 
 
 rule split_dataset:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         dataset="results/{dataset}/dataset.h5",
     output:

@@ -15,6 +15,6 @@ if SOURCE == "synthetic":
         log:
             "logs/{dataset}/render_synthetic_sky.log",
         benchmark:
-            "benchmarks/{dataset}/render_synthetic_sky.tsv"
+            "logs/benchmarks/{dataset}/render_synthetic_sky.tsv"
         script:
             "../scripts/render_synthetic_sky.py"

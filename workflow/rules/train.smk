@@ -3,13 +3,14 @@
 rule fetch_imagenet_weights:
     localrule: True
     output:
-        record=f"{KERAS_HOME}/{{arch}}.imagenet.json",
+        record=f"{KERAS_HOME}/{{arch}}_{{size}}px.imagenet.json",
     params:
         keras_home=lambda wildcards, output: os.path.dirname(output.record),
+        input_shape=lambda wildcards: [int(wildcards.size), int(wildcards.size), 3],
     conda:
         "../envs/astrotune.yaml"
     log:
-        "logs/fetch_imagenet_weights/{arch}.log",
+        f"logs/{DATASET}/fetch_imagenet_weights/{{arch}}_{{size}}px.log",
     script:
         "../scripts/fetch_imagenet_weights.py"
 
@@ -37,12 +38,13 @@ rule train_model:
     log:
         "logs/{dataset}/train_model/{arch}/L{layers}.log",
     benchmark:
-        "benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
+        "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
     script:
         "../scripts/train_model.py"
 
 
 rule evaluate_model:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",

@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
+os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 
 from astrotune.checkpoints import remove_checkpoints, training_fingerprint  # noqa: E402
 from astrotune.data.store import read_dataset  # noqa: E402
