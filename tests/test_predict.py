@@ -18,7 +18,7 @@ from astrotune.errors import InputError  # noqa: E402
 from astrotune.models.layers import ImagenetPreprocessing  # noqa: E402
 from astrotune.models.metadata import attach_metadata, read_metadata  # noqa: E402
 from astrotune.predict import predict  # noqa: E402
-from astrotune.train import save_model  # noqa: E402
+from astrotune.models.zoo import save_model  # noqa: E402
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 SIDE = 32
@@ -136,7 +136,7 @@ def test_bad_inputs_give_one_line_and_a_nonzero_status(saved, tmp_path, capsys):
 def test_packed_data_from_other_cutouts_is_refused(saved, tmp_path):
     folder, _, images = saved
     write_dataset(tmp_path / "other.h5", PackedDataset(
-        images=images, labels=np.zeros(10), ids=np.array([str(i) for i in range(10)], dtype=object),
+        images=images, labels=np.zeros(10, dtype=int), ids=np.array([str(i) for i in range(10)], dtype=object),
         ra=np.zeros(10), dec=np.zeros(10), class_names=CLASSES, provenance=PROVENANCE | {"pixel_scale": 0.2}))
     with pytest.raises(InputError, match="attribute 'pixel_scale' is 0.2"):
         predict(folder / "model.keras", tmp_path / "other.h5", tmp_path / "out.csv")

@@ -26,7 +26,7 @@ KERAS_HOME = f"resources/{DATASET}/keras"  # per study, so each study's DVC stag
 
 wildcard_constraints:
     dataset=DATASET,
-    arch="|".join(ARCHS),
+    arch="|".join(dict.fromkeys(ARCHS + [config["unsupervised"]["backbone"]])),
     layers=r"\d+",
     shard=r"\d+",
     size=r"\d+",
@@ -43,24 +43,26 @@ def schedule_outputs(wildcards, pattern):
             for n in config["architectures"][wildcards.arch]]
 
 
-def weights_inputs(wildcards):
-    """What a training job needs to initialise its base: the fetched ImageNet weights or a file."""
-    weights = config["training"]["weights"]
+def base_weights_inputs(arch, weights, side):
+    """What building ``arch``'s base with ``weights`` needs: the fetched ImageNet weights for an
+    input side of ``side`` pixels, a weights file, or nothing."""
     if weights == "none":
         return []
     if weights == "imagenet":
-        return [f"{KERAS_HOME}/{wildcards.arch}_{config['dataset']['image_size']}px.imagenet.json"]
+        return [f"{KERAS_HOME}/{arch}_{side}px.imagenet.json"]
     return [weights]
+
+
+def weights_inputs(wildcards):
+    """What a training job needs to initialise its base (its input is the centre crop, if any)."""
+    side = config["training"]["center_crop"] or config["dataset"]["image_size"]
+    return base_weights_inputs(wildcards.arch, config["training"]["weights"], side)
 
 
 def unsupervised_weights_inputs(wildcards):
-    """What the unsupervised baseline's backbone needs: the fetched ImageNet weights or a file."""
+    """What the unsupervised baseline's backbone needs to initialise its base."""
     weights = config["unsupervised"]["weights"] or config["training"]["weights"]
-    if weights == "none":
-        return []
-    if weights == "imagenet":
-        return [f"{KERAS_HOME}/{config['unsupervised']['backbone']}.imagenet.json"]
-    return [weights]
+    return base_weights_inputs(config["unsupervised"]["backbone"], weights, config["dataset"]["image_size"])
 
 
 def cutout_manifests(wildcards):
