@@ -1,7 +1,7 @@
 """Run a workflow script the way Snakemake does, in a fresh interpreter under a memory and time limit.
 
 ``run_script`` executes ``workflow/scripts/<name>.py`` with a stand-in ``snakemake`` object (input,
-output, params, log, threads, wildcards), under ``prlimit --as`` and a timeout, and returns the
+output, params, log, threads, wildcards, config), under ``prlimit --as`` and a timeout, and returns the
 finished process. ``assert_clean_failure`` checks what issue 11 asks of every hostile input.
 """
 
@@ -35,15 +35,16 @@ for name in ("input", "output", "log"):
 snakemake.params = Params(spec.get("params", {}))
 snakemake.wildcards = Params(spec.get("wildcards", {}))
 snakemake.threads = spec.get("threads", 1)
+snakemake.config = spec.get("config", {})
 runpy.run_path(sys.argv[1], init_globals={"snakemake": snakemake}, run_name="__main__")
 """
 
 
 def run_script(name, *, input=None, output=None, params=None, log, wildcards=None, threads=1, timeout=30,
-               memory=MEMORY_LIMIT):
+               memory=MEMORY_LIMIT, config=None):
     """Run ``workflow/scripts/<name>.py`` in a new interpreter; returns the CompletedProcess."""
     spec = {"input": input, "output": output, "params": params or {}, "log": [str(log)],
-            "wildcards": wildcards or {}, "threads": threads}
+            "wildcards": wildcards or {}, "threads": threads, "config": config or {}}
     script = PROJECT_ROOT / "workflow" / "scripts" / f"{name}.py"
     command = ["prlimit", f"--as={memory}", sys.executable, "-c", RUNNER, str(script),
                json.dumps(spec, default=str)]

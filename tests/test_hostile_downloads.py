@@ -58,7 +58,8 @@ def download(tmp_path, cutouts, max_failed_fraction):
     result = run_script("download_cutouts", input={"catalog": str(tmp_path / "catalog.csv")},
                         output={"manifest": str(manifest)}, log=log, wildcards={"shard": "0"}, timeout=60,
                         params={"images": str(tmp_path / "cutouts" / "images"), "cutouts": cutouts,
-                                "classes": CLASSES, "max_failed_fraction": max_failed_fraction})
+                                "classes": CLASSES, "max_failed_fraction": max_failed_fraction},
+                        config={"cutouts": cutouts})
     return result, manifest, log, time.monotonic() - start
 
 

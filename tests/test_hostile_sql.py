@@ -26,7 +26,7 @@ def query(tmp_path, url):
     sdss = {"data_release": 16, "n_objects": 30, "n_per_class": None, "pool_size": 100, "zwarning_zero": True,
             "clean_photometry": True, "r_mag_min": 14.0, "r_mag_max": 19.0, "skyserver_url": url, "timeout_s": 10}
     result = run_script("query_sdss_catalog", output=outputs, log=log,
-                        params={"sdss": sdss, "classes": CLASSES, "seed": 1})
+                        params={"sdss": sdss, "classes": CLASSES, "seed": 1}, config={"sdss": sdss})
     return result, list(outputs.values()), log
 
 
