@@ -4,6 +4,8 @@ import os
 from snakemake.utils import validate
 
 from astrotune.config import config_hash
+from astrotune.features import cache_possible
+from astrotune.models.augment import AugmentationSettings
 from astrotune.models.zoo import validate_schedule
 
 
@@ -45,6 +47,14 @@ def weights_inputs(wildcards):
     if weights == "imagenet":
         return [f"{KERAS_HOME}/{wildcards.arch}.imagenet.json"]
     return [weights]
+
+
+def feature_cache(wildcards):
+    """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not exact."""
+    possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]))
+    if not (config["performance"]["feature_cache"] and possible):
+        return []
+    return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{max(config['architectures'][wildcards.arch])}.h5"]
 
 
 def cutout_manifests(wildcards):

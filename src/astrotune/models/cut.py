@@ -9,9 +9,10 @@ training the suffix trains the full model.
 
 The prefix always runs in inference mode. Feeding the suffix with prefix outputs is therefore exact
 when the full model's prefix is deterministic during training too: its layers are frozen (a frozen
-BatchNorm runs in inference mode) and none of them draws random numbers (Dropout, augmentation) while
-training, which is the case when the base is called with ``training=False`` or when the prefix holds
-no random layer.
+BatchNorm runs in inference mode) and none of them draws random numbers. Keras 3.15 passes the
+``training`` flag of ``fit`` to every layer of a nested model, overriding the ``training=False`` the
+base was called with, so a Dropout layer in the prefix (EfficientNet blocks) is active in training
+whatever the weights, and such a prefix cannot be cached.
 """
 
 from dataclasses import dataclass
@@ -95,19 +96,13 @@ def crossing_tensors(base, cut):
 def prefix_is_deterministic(model, cut):
     """Whether the prefix at ``cut`` computes the same tensors in training as in inference.
 
-    True when no prefix layer draws random numbers during training: the base is called with
-    ``training=False``, or the prefix holds no layer with a random seed generator. Layers before the
-    base must not be random either (the augmentation sub-layer is left out of the prefix and handled
-    by the caller).
+    True when no prefix layer has a random seed generator (Dropout, random preprocessing). The
+    augmentation sub-layer is left out of the prefix and handled by the caller.
     """
     base = find_base(model)
     before, _ = _chain(model, base)
-    for layer in before:
-        if layer.name != AUGMENTATION_LAYER and _is_random(layer):
-            return False
-    if base_call_training(model, base) is False:
-        return True
-    return not any(_is_random(layer) for layer in base.layers[:cut])
+    prefix = [layer for layer in before if layer.name != AUGMENTATION_LAYER] + base.layers[:cut]
+    return not any(_is_random(layer) for layer in prefix)
 
 
 def _is_random(layer):
