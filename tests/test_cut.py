@@ -1,13 +1,21 @@
 """Frozen-prefix cut: the suffix on cached crossing tensors is the full model, for every architecture
 and every schedule step of the main study (random weights, small images, one build per architecture)."""
 
+import os
+
 import numpy as np
 import pytest
 
+from astrotune.features import RANDOM_PREFIX_ARCHS
 from astrotune.models.paper import SCHEDULES
 
 SIDE = 32
 N_CLASSES = 3
+# One eager training step of a full model costs 1-4 s on 2 shared cores, so by default the training
+# comparison runs on the first, the last and the most-crossed step of each schedule (every step's
+# predictions are always compared). ASTROTUNE_FULL_EQUIVALENCE=1 compares training on every step
+# (82 steps, about 6 minutes here; it passed on 2026-11-26).
+FULL = os.environ.get("ASTROTUNE_FULL_EQUIVALENCE") == "1"
 
 
 def _images(n=2):
@@ -51,7 +59,6 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
     from astrotune.models.cut import (model_input, prefix_is_deterministic, prefix_is_frozen,
                                       prefix_outputs, split_classifier)
     from astrotune.models.trainable import set_trainable_last_layers
-
     from astrotune.models.zoo import build_classifier
 
     model, base = build_classifier(arch, N_CLASSES, (SIDE, SIDE, 3), "none")
@@ -62,22 +69,27 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
     schedule = SCHEDULES[arch]
     cache = split_classifier(model, len(base.layers) - max(schedule))
     cached = model_input(prefix_outputs(cache.prefix, images))
-    max_crossing = trained = 0
+    crossing = {}
     for layers in schedule:
         cut = len(base.layers) - layers
         own = split_classifier(model, cut)
-        max_crossing = max(max_crossing, len(own.names))
+        crossing[layers] = len(own.names)
         own_output = own.suffix(model_input(prefix_outputs(own.prefix, images)), training=False).numpy()
         assert np.abs(own_output - expected).max() < 1e-4, f"{arch} L={layers}: suffix at its own cut"
         assert np.abs(cache.suffix(cached, training=False).numpy() - expected).max() < 1e-4, \
             f"{arch} L={layers}: suffix at the schedule's cache cut"
+    most_crossed = max(schedule, key=crossing.get)
+    assert crossing[most_crossed] >= {"ResNet50": 2, "DenseNet121": 2, "EfficientNetB2": 3, "NASNetMobile": 9}.get(arch, 1)
 
+    checked = schedule if FULL else sorted({schedule[0], schedule[-1], most_crossed})
+    trained = 0
+    for layers in checked:
         set_trainable_last_layers(model, base, layers)
         assert prefix_is_frozen(model, cache.cut)
-        if arch == "EfficientNetB2":
-            assert not prefix_is_deterministic(model, cache.cut)
+        # The parse-time table of the workflow agrees with the built model.
+        assert prefix_is_deterministic(model, cache.cut) == (arch not in RANDOM_PREFIX_ARCHS)
+        if arch in RANDOM_PREFIX_ARCHS:
             continue
-        assert prefix_is_deterministic(model, cache.cut)
         _restore(model, initial)
         full = _one_step(model, images, onehot, model)
         _restore(model, initial)
@@ -89,8 +101,7 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
                                        err_msg=f"{arch} L={layers}: {path} after one step")
         assert any(not np.array_equal(initial[path], value) for path, value in full.items())
         trained += 1
-    assert trained == (0 if arch == "EfficientNetB2" else len(schedule))
-    assert max_crossing >= {"ResNet50": 2, "DenseNet121": 2, "EfficientNetB2": 3, "NASNetMobile": 9}.get(arch, 1)
+    assert trained == (0 if arch in RANDOM_PREFIX_ARCHS else len(checked))
 
 
 def test_cut_refuses_unfrozen_prefix_and_finds_every_crossing_tensor():
@@ -101,7 +112,7 @@ def test_cut_refuses_unfrozen_prefix_and_finds_every_crossing_tensor():
     model, base = build_classifier("ResNet50", N_CLASSES, (SIDE, SIDE, 3), "none")
     set_trainable_last_layers(model, base, 10)
     assert prefix_is_frozen(model, len(base.layers) - 10)
-    assert not prefix_is_frozen(model, len(base.layers) - 11)
+    assert not prefix_is_frozen(model, len(base.layers))
     # Inside a residual block both the block input and the branch cross.
     names = [name for name, _ in crossing_tensors(base, len(base.layers) - 5)]
     assert names == ["conv5_block2_out", "conv5_block3_2_relu"]

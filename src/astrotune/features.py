@@ -186,6 +186,10 @@ class CachedTraining:
             if not np.allclose(got.astype("float32"), want, rtol=tolerance, atol=tolerance):
                 raise ValueError("the cached tensors differ from the prefix's output on a spot check")
         self.suffix = self.split.suffix
+        # One optimizer for both models, built on the classifier's variable order, so the optimizer
+        # state saved with the classifier's checkpoints resumes the suffix's training.
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
         self.suffix.compile(optimizer=model.optimizer, loss="categorical_crossentropy", metrics=["accuracy"],
                             jit_compile=jit_compile)
 

@@ -38,10 +38,10 @@ class Split:
 
 
 def find_base(model):
-    """The keras.applications base inside a classifier: its only nested functional model."""
+    """The base inside a classifier: its only nested model apart from the augmentation block."""
     import keras
 
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != AUGMENTATION_LAYER]
     if len(nested) != 1:
         raise ValueError(f"{model.name}: expected one nested base model, found {len(nested)}")
     return nested[0]
