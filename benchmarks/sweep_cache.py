@@ -63,6 +63,8 @@ def sweep(arch, schedule, images, labels, train_rows, val_rows, settings, folder
         rows.append({"layers": layers, "val_accuracy": round(float(last["val_accuracy"]), 4),
                      "val_loss": round(float(last["val_loss"]), 4), "epoch_seconds": list(history["seconds"])})
         after_warmup += float(history["seconds"][1:].sum())
+        print(f"  {'cached' if features else 'full'} L={layers}: val_accuracy {rows[-1]['val_accuracy']}, "
+              f"epoch seconds {rows[-1]['epoch_seconds']}")
     return pd.DataFrame(rows), time.perf_counter() - started, after_warmup
 
 
@@ -108,11 +110,14 @@ def main():
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--images", type=int, default=160, help="images (75%% train, 25%% validation)")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--layers", type=int, nargs="+", help="a shorter schedule for a quick check "
+                                                                "(default: the architecture's Table 3 schedule)")
     parser.add_argument("--memory-images", type=int, default=6000, help="images of the streamed data set")
     parser.add_argument("--memory-size", type=int, default=48, help="their side in pixels")
     parser.add_argument("--budget-mb", type=float, default=8.0, help="in-memory budget of the streamed run")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    sys.stdout.reconfigure(line_buffering=True)
 
     import keras
 
@@ -124,7 +129,7 @@ def main():
 
     use_threads(2)
     keras.utils.disable_interactive_logging()
-    schedule = SCHEDULES[args.arch]
+    schedule = args.layers or SCHEDULES[args.arch]
     settings = TrainingSettings(epochs=args.epochs, batch_size=16, learning_rate=1e-3, seed=42)
     images, labels = synthetic_problem(args.images, args.size)
     n_train = int(0.75 * len(labels))
