@@ -17,7 +17,6 @@ Usage: nice -n 15 .venv/bin/python benchmarks/sweep_cache.py [--arch DenseNet121
 import argparse
 import json
 import logging
-import resource
 import subprocess
 import sys
 import tempfile
@@ -121,9 +120,9 @@ def main():
 
     import keras
 
-    from astrotune.data.pipeline import Rows, epoch_order
-    from astrotune.features import CacheFile, compute_features, open_cache
-    from astrotune.data.pipeline import open_rows
+    from astrotune.data.pipeline import Rows, epoch_order, open_rows
+    from astrotune.features import CacheFile, CacheKey, compute_features, open_cache
+    from astrotune.io import sha256_file
     from astrotune.models.paper import SCHEDULES
     from astrotune.train import TrainingSettings, use_threads
 
@@ -165,9 +164,6 @@ def main():
         order = epoch_order(train_rows, settings.seed, 0)
         image_rate = pipeline_rate(Rows([images]), order, onehot, 16)
         full_step = n_train * epochs_after / full_warm
-        from astrotune.features import CacheKey
-        from astrotune.io import sha256_file
-
         key = CacheKey(sha256_file(tmp / "dataset.h5"), args.arch, max(schedule), "none", 42, False, "float32")
         h5 = open_cache(cache, key)
         names = [name for name in h5 if name.startswith("tensor_")]

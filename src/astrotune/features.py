@@ -66,8 +66,7 @@ def cache_possible(arch, augmentation):
 def prefix_model(arch, n_classes, input_shape, layers, settings):
     """The classifier as the training job builds it (same seed, same initial weights) and its split
     at the cut of ``layers`` trainable layers."""
-    from astrotune.models.cut import split_classifier
-    from astrotune.models.cut import find_base
+    from astrotune.models.cut import find_base, split_classifier
     from astrotune.train import compiled_model, make_deterministic
 
     make_deterministic(settings.seed)
