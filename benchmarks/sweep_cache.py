@@ -81,7 +81,7 @@ def pipeline_rate(source, order, onehot, batch_size, views=None, repeats=3):
 
 
 MEMORY_CHILD = """
-import json, resource, sys
+import json, sys
 import h5py, numpy as np
 from astrotune.data.pipeline import PerformanceSettings, open_rows
 from astrotune.data.store import read_dataset
@@ -93,7 +93,9 @@ n = len(dataset.labels)
 settings = TrainingSettings(epochs=1, batch_size=32, seed=1)
 train(images, dataset.labels, np.arange(n - 64), np.arange(n - 64, n), 3, "CompactCNN", 0, settings,
       sys.argv[3], "memory", performance=PerformanceSettings(memory_budget_mb=budget))
-print(json.dumps({"streamed": images.streamed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child would report its parent's peak.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"streamed": images.streamed, "peak_rss_mb": int(hwm.split()[1]) / 1024}))
 """
 
 
