@@ -86,7 +86,7 @@ def learning_rate(settings, n_train):
     return keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=steps)
 
 
-def compiled_model(arch, layers, n_classes, input_shape, n_train, settings):
+def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_compile=False):
     """Build the classifier with its last ``layers`` base layers trainable, compiled with Adam."""
     import keras
 
@@ -98,9 +98,10 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings):
     model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation,
                                    settings.center_crop)
     set_trainable_last_layers(model, base, layers)
-    # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU).
+    # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU);
+    # performance.xla turns it on for GPU runs.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(settings, n_train)),
-                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
     return model
 
 
@@ -126,11 +127,43 @@ def reseed_random_layers(model, seed, epoch):
 
 
 def epoch_batches(images, onehot, indices, epoch, settings):
-    """The shuffled batches of one epoch over ``indices`` (repeats allowed), fixed by (seed, epoch)."""
-    import tensorflow as tf
+    """The shuffled batches of one epoch over ``indices`` (repeats allowed), fixed by (seed, epoch).
 
-    order = np.random.default_rng([settings.seed, epoch]).permutation(indices)
-    return tf.data.Dataset.from_tensor_slices((images[order], onehot[order])).batch(settings.batch_size)
+    ``images`` is an array or a ``pipeline.Rows`` (possibly streamed); only each batch's rows are copied.
+    """
+    from astrotune.data.pipeline import Rows, epoch_dataset, epoch_order
+
+    source = images if isinstance(images, Rows) else Rows([images])
+    return epoch_dataset(source, epoch_order(indices, settings.seed, epoch), onehot, settings.batch_size)
+
+
+def cached_training(model, arch, features, images, train_rows, layers, settings, performance):
+    """A ``features.CachedTraining`` on the cache file ``features``, or None (full training; the log
+    says why)."""
+    from astrotune.data.pipeline import Rows
+    from astrotune.features import CacheKey, CachedTraining, cache_possible, open_cache
+    from astrotune.io import sha256_file
+
+    if not performance.feature_cache or features is None:
+        return None
+    possible, reason = cache_possible(arch, settings.augmentation)
+    if not possible:
+        log.info("feature cache off: %s; training the full model", reason)
+        return None
+    source = images if isinstance(images, Rows) else Rows([images])
+    dataset_sha = sha256_file(features.dataset_path)
+    key = CacheKey(dataset_sha, arch, features.layers, settings.weights, settings.seed,
+                   settings.augmentation.dihedral_only, performance.feature_dtype)
+    check = np.asarray(train_rows[:2])
+    try:
+        cached = CachedTraining(model, open_cache(features.path, key), layers, settings,
+                                performance.memory_budget_mb, source.take(check)[0], check)
+    except ValueError as err:
+        log.info("feature cache %s not used: %s; training the full model", features.path, err)
+        return None
+    log.info("training the suffix after base layer %d on cached tensors %s%s", cached.split.cut, features.path,
+             " (a dihedral view per image per epoch)" if cached.views else "")
+    return cached
 
 
 def model_summary(model, arch, layers, settings, state):
@@ -156,7 +189,7 @@ def _should_stop(state, settings):
 
 
 def train(images, labels, train_rows, val_rows, n_classes, arch, layers, settings, checkpoint_dir,
-          fingerprint):
+          fingerprint, features=None, performance=None):
     """Train (or resume) a model on rows of a packed data set.
 
     Args:
@@ -167,6 +200,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
         settings: TrainingSettings.
         checkpoint_dir: where per-epoch checkpoints live.
         fingerprint: ``checkpoints.training_fingerprint`` of this training.
+        features: optional ``features.CacheFile`` (the schedule's feature cache); used when exact.
+        performance: ``pipeline.PerformanceSettings`` (feature cache, memory budget, GPU switches).
 
     Returns:
         (model, history DataFrame with one row per epoch run, final TrainingState). With early
@@ -174,22 +209,32 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     """
     import keras
 
+    from astrotune.data.pipeline import PerformanceSettings, Rows, configure_accelerators, epoch_dataset
+
+    performance = performance or PerformanceSettings()
+    jit_compile = configure_accelerators(performance)
     make_deterministic(settings.seed)
     indices, class_weight = balancing_plan(train_rows, labels[train_rows], n_classes, settings.balancing,
                                            settings.seed)
     model, state = load_checkpoint(checkpoint_dir, fingerprint)
     if model is None:
-        model = compiled_model(arch, layers, n_classes, images.shape[1:], len(indices), settings)
+        shape = images.row_shapes()[0] if isinstance(images, Rows) else images.shape[1:]
+        model = compiled_model(arch, layers, n_classes, shape, len(indices), settings, jit_compile)
     onehot = keras.utils.to_categorical(labels, n_classes)
-    val_data = (images[val_rows], onehot[val_rows])
+    cached = cached_training(model, arch, features, images, train_rows, layers, settings, performance)
+    source = images if isinstance(images, Rows) else Rows([images])
+    val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
+                else cached.eval_data(val_rows, onehot))
     for epoch in range(len(state.history), settings.epochs):
         if state.stopped:
             break
         keras.utils.set_random_seed(settings.seed + epoch)
         reseed_random_layers(model, settings.seed, epoch)
         started = time.perf_counter()
-        result = model.fit(epoch_batches(images, onehot, indices, epoch, settings), epochs=1,
-                           validation_data=val_data, class_weight=class_weight, shuffle=False, verbose=2)
+        fitted, data = ((model, epoch_batches(source, onehot, indices, epoch, settings)) if cached is None
+                        else (cached.suffix, cached.epoch_data(indices, onehot, epoch)))
+        result = fitted.fit(data, epochs=1, validation_data=val_data, class_weight=class_weight, shuffle=False,
+                            verbose=2)
         metrics = {name: float(values[-1]) for name, values in result.history.items()}
         state.history.append({"epoch": epoch + 1, **metrics, "seconds": round(time.perf_counter() - started, 3)})
         if _improved(state, metrics["val_loss"], settings):

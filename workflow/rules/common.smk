@@ -5,6 +5,8 @@ from snakemake.utils import validate
 
 from astrotune.config import config_hash, output_settings, packing_provenance, packing_sections
 from astrotune.config_checks import check_config
+from astrotune.features import cache_possible
+from astrotune.models.augment import AugmentationSettings
 from astrotune.models.zoo import validate_schedule
 
 
@@ -63,6 +65,14 @@ def unsupervised_weights_inputs(wildcards):
     """What the unsupervised baseline's backbone needs to initialise its base."""
     weights = config["unsupervised"]["weights"] or config["training"]["weights"]
     return base_weights_inputs(config["unsupervised"]["backbone"], weights, config["dataset"]["image_size"])
+
+
+def feature_cache(wildcards):
+    """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not exact."""
+    possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]))
+    if not (config["performance"]["feature_cache"] and possible):
+        return []
+    return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{max(config['architectures'][wildcards.arch])}.h5"]
 
 
 def cutout_manifests(wildcards):

@@ -20,6 +20,7 @@ rule train_model:
         dataset="results/{dataset}/dataset.h5",
         split="results/{dataset}/split.csv",
         weights=weights_inputs,
+        features=feature_cache,
     output:
         model=f"{MODEL_DIR}/model.keras",
         history=f"{MODEL_DIR}/history.csv",
@@ -28,6 +29,8 @@ rule train_model:
     params:
         training=config["training"],
         seed=config["seed"],
+        performance=config["performance"],
+        feature_layers=lambda wildcards: max(config["architectures"][wildcards.arch]),
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
     threads: 1

@@ -1,0 +1,202 @@
+"""One architecture's full trainable-layer schedule with the frozen-prefix feature cache and without.
+
+Same data, seed and epochs for both sweeps (random initial weights, CPU). Prints:
+  1. both accuracy tables (validation accuracy and loss of the last epoch per step);
+  2. input-pipeline images/s against what the training step consumes, for images and cached tensors;
+  3. the peak memory (RSS) of training on a data set streamed because it exceeds the in-memory budget,
+     against the same training on a small in-memory data set (the model's own needs);
+  4. the wall-time ratio of the whole schedule (cache computation included) as the LAST line.
+
+Per-epoch times are given after warm-up: the first epoch of each step (tracing, tf.data autotuning)
+is left out of the "epochs after warm-up" figure.
+
+Usage: nice -n 15 .venv/bin/python benchmarks/sweep_cache.py [--arch DenseNet121] [--size 64]
+       [--images 160] [--epochs 3]
+"""
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from astrotune.data.store import PackedDataset, write_dataset
+
+N_CLASSES = 3
+
+
+def synthetic_problem(n, size, seed=0):
+    """Three separable classes of noisy blobs (extended, compact, compact and blue)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, N_CLASSES, n)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    r2 = (xx**2 + yy**2)[None]
+    width = np.where(labels == 0, size / 6, size / 20)[:, None, None]
+    blob = np.exp(-r2 / (2 * width**2))
+    colour = np.where(labels[:, None] == 2, [0.5, 0.8, 1.0], [1.0, 0.8, 0.6])
+    images = 20 + 200 * blob[..., None] * colour[:, None, None, :] + rng.normal(0, 12, (n, size, size, 3))
+    return np.clip(images, 0, 255).astype("uint8"), labels
+
+
+def write_problem(path, images, labels):
+    n = len(labels)
+    write_dataset(path, PackedDataset(images, labels, np.array([f"o{i}" for i in range(n)], dtype=object),
+                                      np.full(n, np.nan), np.full(n, np.nan), ["GALAXY", "STAR", "QSO"]))
+
+
+def sweep(arch, schedule, images, labels, train_rows, val_rows, settings, folder, features=None):
+    """Train every step; returns (table, wall seconds, seconds of epochs after the first per step)."""
+    from astrotune.train import train
+
+    rows, after_warmup, started = [], 0.0, time.perf_counter()
+    for layers in schedule:
+        _, history, _ = train(images, labels, train_rows, val_rows, N_CLASSES, arch, layers, settings,
+                              folder / f"L{layers}", f"{arch}-{layers}", features=features)
+        last = history.iloc[-1]
+        rows.append({"layers": layers, "val_accuracy": round(float(last["val_accuracy"]), 4),
+                     "val_loss": round(float(last["val_loss"]), 4), "epoch_seconds": list(history["seconds"])})
+        after_warmup += float(history["seconds"][1:].sum())
+        print(f"  {'cached' if features else 'full'} L={layers}: val_accuracy {rows[-1]['val_accuracy']}, "
+              f"epoch seconds {rows[-1]['epoch_seconds']}")
+    return pd.DataFrame(rows), time.perf_counter() - started, after_warmup
+
+
+def pipeline_rate(source, order, onehot, batch_size, views=None, repeats=3):
+    """Images per second the input pipeline delivers (no model), after one warm-up pass."""
+    from astrotune.data.pipeline import epoch_dataset
+
+    rates = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        for _ in epoch_dataset(source, order, onehot, batch_size, views=views):
+            pass
+        rates.append(len(order) / (time.perf_counter() - started))
+    return float(np.median(rates[1:]))
+
+
+MEMORY_CHILD = """
+import json, sys
+import h5py, numpy as np
+from astrotune.data.pipeline import PerformanceSettings, open_rows
+from astrotune.data.store import read_dataset
+from astrotune.train import TrainingSettings, train
+path, budget = sys.argv[1], float(sys.argv[2])
+dataset = read_dataset(path, with_images=False)
+images = open_rows(h5py.File(path, "r"), ["images"], budget)
+n = len(dataset.labels)
+settings = TrainingSettings(epochs=1, batch_size=32, seed=1)
+train(images, dataset.labels, np.arange(n - 64), np.arange(n - 64, n), 3, "CompactCNN", 0, settings,
+      sys.argv[3], "memory", performance=PerformanceSettings(memory_budget_mb=budget))
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child would report its parent's peak.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"streamed": images.streamed, "peak_rss_mb": int(hwm.split()[1]) / 1024}))
+"""
+
+
+def peak_memory(path, budget_mb, checkpoint_dir):
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(path), str(budget_mb), str(checkpoint_dir)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="DenseNet121")
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    parser.add_argument("--images", type=int, default=160, help="images (75%% train, 25%% validation)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--layers", type=int, nargs="+", help="a shorter schedule for a quick check "
+                                                                "(default: the architecture's Table 3 schedule)")
+    parser.add_argument("--memory-images", type=int, default=6000, help="images of the streamed data set")
+    parser.add_argument("--memory-size", type=int, default=48, help="their side in pixels")
+    parser.add_argument("--budget-mb", type=float, default=8.0, help="in-memory budget of the streamed run")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    sys.stdout.reconfigure(line_buffering=True)
+
+    import keras
+
+    from astrotune.data.pipeline import Rows, epoch_order, open_rows
+    from astrotune.features import CacheFile, CacheKey, compute_features, open_cache
+    from astrotune.io import sha256_file
+    from astrotune.models.paper import SCHEDULES
+    from astrotune.train import TrainingSettings, use_threads
+
+    use_threads(2)
+    keras.utils.disable_interactive_logging()
+    schedule = args.layers or SCHEDULES[args.arch]
+    settings = TrainingSettings(epochs=args.epochs, batch_size=16, learning_rate=1e-3, seed=42)
+    images, labels = synthetic_problem(args.images, args.size)
+    n_train = int(0.75 * len(labels))
+    train_rows, val_rows = np.arange(n_train), np.arange(n_train, len(labels))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_problem(tmp / "dataset.h5", images, labels)
+        print(f"{args.arch}, schedule {schedule}, {args.images} images of {args.size} px "
+              f"({n_train} train / {len(val_rows)} validation), {args.epochs} epochs, batch 16, seed 42, CPU")
+
+        full, full_wall, full_warm = sweep(args.arch, schedule, images, labels, train_rows, val_rows, settings,
+                                           tmp / "full")
+        started = time.perf_counter()
+        cache = tmp / f"L{max(schedule)}.h5"
+        compute_features(tmp / "dataset.h5", cache, args.arch, max(schedule), settings)
+        cache_seconds = time.perf_counter() - started
+        cached, cached_wall, cached_warm = sweep(
+            args.arch, schedule, images, labels, train_rows, val_rows, settings, tmp / "cached",
+            CacheFile(str(cache), str(tmp / "dataset.h5"), max(schedule)))
+        cached_wall += cache_seconds
+
+        for name, table in (("without cache (full model on images)", full), ("with feature cache", cached)):
+            print(f"\nAccuracy table, {name}:")
+            print(table.drop(columns="epoch_seconds").to_string(index=False))
+        same = (full["val_accuracy"] == cached["val_accuracy"]).all()
+        print(f"\nvalidation accuracies identical: {same}; "
+              f"largest val_loss difference {np.abs(full['val_loss'] - cached['val_loss']).max():.2e}")
+        epochs_after = len(schedule) * (args.epochs - 1)
+        print(f"epochs after warm-up ({epochs_after} per sweep): without cache {full_warm:.1f} s, "
+              f"with cache {cached_warm:.2f} s, ratio {full_warm / cached_warm:.1f}x")
+
+        onehot = np.eye(N_CLASSES)[labels]
+        order = epoch_order(train_rows, settings.seed, 0)
+        image_rate = pipeline_rate(Rows([images]), order, onehot, 16)
+        full_step = n_train * epochs_after / full_warm
+        key = CacheKey(sha256_file(tmp / "dataset.h5"), args.arch, max(schedule), "none", 42, False, "float32")
+        h5 = open_cache(cache, key)
+        names = [name for name in h5 if name.startswith("tensor_")]
+        feature_rate = pipeline_rate(open_rows(h5, names, 2048, views=True), order, onehot, 16)
+        cached_step = n_train * epochs_after / cached_warm
+        print(f"input pipeline, images: {image_rate:.0f} images/s; the full model's training consumes "
+              f"{full_step:.0f} images/s (input {image_rate / full_step:.0f}x faster)")
+        print(f"input pipeline, cached tensors: {feature_rate:.0f} images/s; the suffix's training consumes "
+              f"{cached_step:.0f} images/s (input {feature_rate / cached_step:.1f}x faster)")
+        print(f"cache computation: {cache_seconds:.1f} s for {args.images} images "
+              f"({cache.stat().st_size / 2**20:.1f} MB)")
+
+        big, big_labels = synthetic_problem(args.memory_images, args.memory_size, seed=1)
+        write_problem(tmp / "big.h5", big, big_labels)
+        small = tmp / "small.h5"
+        write_problem(small, big[:256], big_labels[:256])
+        del big
+        size_mb = args.memory_images * args.memory_size**2 * 3 / 2**20
+        streamed = peak_memory(tmp / "big.h5", args.budget_mb, tmp / "mem_big")
+        baseline = peak_memory(small, 1e6, tmp / "mem_small")
+        in_memory = peak_memory(tmp / "big.h5", 1e6, tmp / "mem_held")
+        print(f"peak RSS, CompactCNN 1 epoch on {args.memory_images} images of {args.memory_size} px "
+              f"({size_mb:.0f} MB) streamed under a {args.budget_mb:.0f} MB budget "
+              f"(streamed: {streamed['streamed']}): {streamed['peak_rss_mb']:.0f} MB; same data held in memory: "
+              f"{in_memory['peak_rss_mb']:.0f} MB; model's own needs (256 images in memory): "
+              f"{baseline['peak_rss_mb']:.0f} MB; streamed minus own needs: "
+              f"{streamed['peak_rss_mb'] - baseline['peak_rss_mb']:.0f} MB")
+        print(f"whole schedule wall time: without cache {full_wall:.1f} s, with cache {cached_wall:.1f} s "
+              f"(cache computation included)")
+        print(f"wall-time ratio (without cache / with cache, {len(schedule)} steps): {full_wall / cached_wall:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

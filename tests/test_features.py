@@ -1,0 +1,106 @@
+"""Feature cache: training the suffix on cached tensors ends where full training ends; the dihedral
+cache holds the 8 views; a cache of other inputs is refused; random prefixes fall back."""
+
+import logging
+
+import h5py
+import numpy as np
+import pytest
+
+from astrotune.data.store import PackedDataset, write_dataset
+from astrotune.errors import InputError
+from astrotune.features import CacheFile, CacheKey, cache_possible, compute_features, open_cache
+from astrotune.models.augment import AugmentationSettings
+from astrotune.train import TrainingSettings, train
+
+ARCH, N_CLASSES, DEEPEST, LAYERS = "CompactCNN", 3, 9, 5
+
+
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, N_CLASSES, 36)
+    images = (rng.integers(0, 120, (36, 16, 16, 3)) + 60 * labels[:, None, None, None]).astype("uint8")
+    folder = tmp_path_factory.mktemp("features")
+    write_dataset(folder / "dataset.h5", PackedDataset(images, labels, np.array([f"o{i}" for i in range(36)], dtype=object),
+                                                      np.full(36, np.nan), np.full(36, np.nan), ["A", "B", "C"]))
+    return {"images": images, "labels": labels, "train": np.arange(24), "val": np.arange(24, 36), "folder": folder}
+
+
+def _train(problem, tmp_path, settings, features=None):
+    return train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, ARCH, LAYERS,
+                 settings, tmp_path / "checkpoint", "fingerprint", features=features)
+
+
+def test_cached_training_equals_full_training(problem, tmp_path, caplog):
+    settings = TrainingSettings(epochs=2, batch_size=8, learning_rate=0.01, balancing="class_weights", seed=3)
+    dataset = problem["folder"] / "dataset.h5"
+    cache = tmp_path / "L9.h5"
+    compute_features(dataset, cache, ARCH, DEEPEST, settings)
+    with h5py.File(cache, "r") as h5:
+        assert h5["tensor_0"].shape[:2] == (1, 36)
+    full_model, full_history, _ = _train(problem, tmp_path / "full", settings)
+    with caplog.at_level(logging.INFO):
+        cached_model, cached_history, _ = _train(problem, tmp_path / "cached", settings,
+                                                 CacheFile(str(cache), str(dataset), DEEPEST))
+    assert "training the suffix after base layer" in caplog.text
+    assert list(cached_history.columns) == list(full_history.columns)
+    np.testing.assert_array_equal(cached_history["val_accuracy"], full_history["val_accuracy"])
+    for column in ("loss", "val_loss"):
+        np.testing.assert_allclose(cached_history[column], full_history[column], rtol=1e-4)
+    # Adam turns float-rounding differences of near-zero gradients into up to one step (lr 0.01)
+    # per update; allow 1/50 of that.
+    for full, cached in zip(full_model.weights, cached_model.weights, strict=True):
+        np.testing.assert_allclose(cached.numpy(), full.numpy(), rtol=1e-3, atol=2e-4, err_msg=full.path)
+    # The trained weights are in the full classifier: it predicts from images as before.
+    images = problem["images"][problem["val"]]
+    np.testing.assert_allclose(cached_model.predict(images, verbose=0), full_model.predict(images, verbose=0),
+                               atol=1e-4)
+
+
+def test_dihedral_cache_holds_eight_views_and_trains(problem, tmp_path, caplog):
+    from astrotune.features import prefix_model
+    from astrotune.models.augment import dihedral_views
+    from astrotune.models.cut import prefix_outputs
+
+    settings = TrainingSettings(epochs=1, batch_size=8, augmentation=AugmentationSettings(dihedral=True), seed=3)
+    dataset = problem["folder"] / "dataset.h5"
+    cache = tmp_path / "L9.h5"
+    compute_features(dataset, cache, ARCH, DEEPEST, settings, dtype="float16")
+    _, split = prefix_model(ARCH, N_CLASSES, (16, 16, 3), DEEPEST, settings)
+    with h5py.File(cache, "r") as h5:
+        cached = h5["tensor_0"][:, :4]
+        assert cached.shape[0] == 8 and cached.dtype == np.float16
+    for view, images in enumerate(dihedral_views(problem["images"][:4].astype("float32"))):
+        np.testing.assert_allclose(cached[view], prefix_outputs(split.prefix, images)[0], rtol=1e-2, atol=1e-2)
+    from astrotune.data.pipeline import PerformanceSettings
+
+    with caplog.at_level(logging.INFO):
+        train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, ARCH, LAYERS,
+              settings, tmp_path / "checkpoint", "fp", features=CacheFile(str(cache), str(dataset), DEEPEST),
+              performance=PerformanceSettings(feature_dtype="float16"))
+    assert "a dihedral view per image per epoch" in caplog.text
+
+
+def test_cache_of_other_inputs_is_refused_and_random_prefixes_fall_back(problem, tmp_path, caplog):
+    settings = TrainingSettings(epochs=1, batch_size=8, seed=3)
+    dataset = problem["folder"] / "dataset.h5"
+    cache = tmp_path / "L9.h5"
+    compute_features(dataset, cache, ARCH, DEEPEST, settings)
+    key = CacheKey("0" * 64, ARCH, DEEPEST, "none", 4, False, "float32")
+    with pytest.raises(InputError, match=r"L9.h5: .*differs in: dataset_sha256, seed"):
+        open_cache(cache, key)
+    assert cache_possible("EfficientNetB2", AugmentationSettings()) == (
+        False, "EfficientNetB2 has Dropout layers in its frozen prefix, which are random in training")
+    assert not cache_possible(ARCH, AugmentationSettings(dihedral=True, zoom=0.1))[0]
+    assert cache_possible(ARCH, AugmentationSettings(dihedral=True))[0]
+    rotate = TrainingSettings(epochs=1, batch_size=8, augmentation=AugmentationSettings(rotate=True), seed=3)
+    with caplog.at_level(logging.INFO):
+        _train(problem, tmp_path, rotate, CacheFile(str(cache), str(dataset), DEEPEST))
+    assert "feature cache off: augmentation other than the dihedral group" in caplog.text
+    # A cache of another seed's random weights is refused by the key before any spot check.
+    caplog.clear()
+    other_seed = TrainingSettings(epochs=1, batch_size=8, seed=4)
+    with caplog.at_level(logging.INFO):
+        _train(problem, tmp_path / "other", other_seed, CacheFile(str(cache), str(dataset), DEEPEST))
+    assert "differs in: seed" in caplog.text and "training the full model" in caplog.text

@@ -1,0 +1,25 @@
+# Frozen-prefix feature cache: the tensors crossing an architecture's deepest cut, computed once.
+
+
+rule cache_features:
+    input:
+        dataset="results/{dataset}/dataset.h5",
+        weights=weights_inputs,
+    output:
+        features="results/{dataset}/features/{arch}/L{layers}.h5",
+    params:
+        training={key: config["training"][key] for key in ("weights", "augmentation")},
+        seed=config["seed"],
+        dtype=config["performance"]["feature_dtype"],
+        keras_home=KERAS_HOME,
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        "../envs/astrotune.yaml"
+    log:
+        "logs/{dataset}/cache_features/{arch}/L{layers}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/cache_features/{arch}/L{layers}.tsv"
+    script:
+        "../scripts/cache_features.py"

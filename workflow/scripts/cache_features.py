@@ -1,0 +1,16 @@
+"""Snakemake adapter: run an architecture's frozen prefix once over the packed data set and cache the
+tensors crossing its deepest cut."""
+
+import os
+
+os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
+
+from astrotune.features import compute_features  # noqa: E402
+from astrotune.logs import rule_logging  # noqa: E402
+from astrotune.train import TrainingSettings, use_threads  # noqa: E402
+
+with rule_logging(snakemake.log[0]):
+    use_threads(snakemake.threads)
+    settings = TrainingSettings.from_config(snakemake.params.training, seed=snakemake.params.seed)
+    compute_features(snakemake.input.dataset, snakemake.output.features, snakemake.wildcards.arch,
+                     int(snakemake.wildcards.layers), settings, dtype=snakemake.params.dtype)
