@@ -29,7 +29,8 @@ rule train_model:
     params:
         training=config["training"],
         seed=config["seed"],
-        performance=config["performance"],
+        # The memory budget only decides in-memory vs streamed input, never a number: not a rerun trigger.
+        performance={key: value for key, value in config["performance"].items() if key != "memory_budget_mb"},
         feature_layers=lambda wildcards: max(config["architectures"][wildcards.arch]),
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),

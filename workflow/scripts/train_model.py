@@ -24,7 +24,8 @@ from astrotune.train import TrainingSettings, model_summary, train, use_threads 
 
 with rule_logging(snakemake.log[0]):
     use_threads(snakemake.threads)
-    performance = PerformanceSettings(**snakemake.params.performance)
+    performance = PerformanceSettings(**snakemake.params.performance,
+                                      memory_budget_mb=snakemake.config["performance"]["memory_budget_mb"])
     dataset = read_dataset(snakemake.input.dataset, with_images=False)
     # Held in memory under the budget, else streamed batch by batch (the file stays open until exit).
     images = open_rows(h5py.File(snakemake.input.dataset, "r"), ["images"], performance.memory_budget_mb,
