@@ -93,7 +93,7 @@ def test_default_workflow_writes_explanations_confusion_figures_and_baseline(tin
         assert (results / "figures" / "confusion" / arch / f"L{n}.png").stat().st_size > 0
         metrics = json.loads((results / "metrics" / arch / f"L{n}.json").read_text())
         interval = metrics["val"]["accuracy_ci"]
-        assert interval["ci_low"] <= metrics["accuracy"] <= interval["ci_high"]
+        assert interval["ci_low"] <= metrics["val"]["accuracy"] <= interval["ci_high"]
         assert read_metadata(results / "models" / arch / f"L{n}" / "model.keras")["input_size"] == 32
     record = json.loads((results / "metrics" / "explain_layers.json").read_text())
     assert len(record["ids"]) == 3 and set(record["models"]) == {f"{arch} L{n}" for arch, n in jobs}
