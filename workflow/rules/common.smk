@@ -4,12 +4,12 @@ import os
 from snakemake.utils import validate
 
 from astrotune.config import config_hash
-from astrotune.models.zoo import validate_schedule
+from astrotune.models.trainable import training_steps
 
 
 validate(config, schema="../schemas/config.schema.yaml")
-for _arch, _schedule in config["architectures"].items():
-    validate_schedule(_arch, _schedule)
+# (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head.
+STEPS = {(step.arch, step.layers): step for step in training_steps(config)}
 
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
@@ -28,18 +28,28 @@ wildcard_constraints:
 
 def training_jobs():
     """Every (arch, layers) pair of the configured schedules."""
-    return [(arch, n) for arch, schedule in config["architectures"].items() for n in schedule]
+    return list(STEPS)
+
+
+def arch_layers(arch):
+    """The trainable-layer counts N of ``arch``'s steps, in config order."""
+    return [n for step_arch, n in STEPS if step_arch == arch]
 
 
 def schedule_outputs(wildcards, pattern):
     """``pattern`` filled in for every trainable-layer count of ``wildcards.arch``'s schedule."""
     return [pattern.format(dataset=wildcards.dataset, arch=wildcards.arch, layers=n)
-            for n in config["architectures"][wildcards.arch]]
+            for n in arch_layers(wildcards.arch)]
+
+
+def job_step(wildcards):
+    """The TrainingStep of a (arch, layers) job."""
+    return STEPS[(wildcards.arch, int(wildcards.layers))]
 
 
 def weights_inputs(wildcards):
     """What a training job needs to initialise its base: the fetched ImageNet weights or a file."""
-    weights = config["training"]["weights"]
+    weights = job_step(wildcards).weights
     if weights == "none":
         return []
     if weights == "imagenet":

@@ -25,7 +25,8 @@ rule train_model:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
     params:
-        training=config["training"],
+        training=lambda wildcards: job_step(wildcards).training_section(config["training"]),
+        schedule=lambda wildcards: job_step(wildcards).schedule,
         seed=config["seed"],
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
@@ -48,6 +49,8 @@ rule evaluate_model:
         predictions=f"{MODEL_DIR}/predictions.csv",
     output:
         metrics=MODEL_METRICS,
+    params:
+        top_k=config["metrics"]["top_k"],
     threads: 1
     conda:
         "../envs/astrotune.yaml"
