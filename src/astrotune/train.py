@@ -141,6 +141,7 @@ def model_summary(model, arch, layers, settings, state):
             "total_layers": ARCHITECTURES[arch].n_layers, "weights": settings.weights,
             "reinitialise": settings.reinitialise,
             "epochs": settings.epochs, "epochs_run": len(state.history), "best_epoch": state.best_epoch,
+            "restored_best": bool(settings.early_stopping.patience and state.best_epoch),
             "balancing": settings.balancing, "seed": settings.seed}
 
 
