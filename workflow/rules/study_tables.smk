@@ -8,19 +8,21 @@ def study_table_outputs():
     return [f"{STUDY_TABLE}.{ext}" for ext in ("csv", "md", "tex", "html")] if STUDY_FORM else []
 
 
-rule write_study_table:
-    input:
-        metrics=[MODEL_METRICS.format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()],
-        histories=[f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n)
-                   for arch, n in training_jobs()],
-    output:
-        html=report(f"{STUDY_TABLE}.html", caption="../report/study_table.rst", category="Study table"),
-        extra=multiext(STUDY_TABLE, ".csv", ".md", ".tex"),
-    params:
-        form=STUDY_FORM,
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        f"logs/{DATASET}/write_study_table.log",
-    script:
-        "../scripts/write_study_table.py"
+if STUDY_FORM:
+
+    rule write_study_table:
+        input:
+            metrics=[MODEL_METRICS.format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()],
+            histories=[f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n)
+                       for arch, n in training_jobs()],
+        output:
+            html=report(f"{STUDY_TABLE}.html", caption="../report/study_table.rst", category="Study table"),
+            extra=multiext(STUDY_TABLE, ".csv", ".md", ".tex"),
+        params:
+            form=STUDY_FORM,
+        conda:
+            "../envs/astrotune.yaml"
+        log:
+            f"logs/{DATASET}/write_study_table.log",
+        script:
+            "../scripts/write_study_table.py"
