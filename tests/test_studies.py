@@ -49,6 +49,17 @@ def test_study_plans_the_papers_jobs(name):
     assert len(steps) == len(PLANS[name])
 
 
+def test_study_configs_pass_lint():
+    import subprocess
+    import sys
+
+    for name in sorted(PLANS):
+        result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile",
+                                 f"config/studies/{name}.yaml"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0 and "good condition" in result.stdout, (name, result.stdout[-2000:])
+
+
 def test_study_settings_follow_the_papers():
     fu, alberghi, yan = (load_study(name)["training"] for name in
                          ("fu_imagenet_fraction", "alberghi_galaxy10", "yan_effnetv2s_cbam"))

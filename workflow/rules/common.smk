@@ -17,6 +17,8 @@ ARCHS = list(config["architectures"])
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
 MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
 KERAS_HOME = "resources/keras"
+STUDY_FORM = config["tables"]["study"]
+STUDY_TABLE = f"results/{DATASET}/tables/study_{STUDY_FORM}"
 
 
 wildcard_constraints:
@@ -95,3 +97,8 @@ def paper_outputs():
     figures = [f"results/{DATASET}/figures/accuracy_vs_layers_{arch}.png" for arch in ARCHS]
     curves = [f"results/{DATASET}/figures/training_curves_{arch}.png" for arch in ARCHS]
     return tables + figures + curves
+
+
+def study_table_outputs():
+    """The study table's files when the config asks for one (rule all), else nothing."""
+    return [f"{STUDY_TABLE}.{ext}" for ext in ("csv", "md", "tex", "html")] if STUDY_FORM else []

@@ -1,13 +1,5 @@
 # A table in the form of another paper's (config tables.study), from every trained model's metrics.
-STUDY_FORM = config["tables"]["study"]
-STUDY_TABLE = f"results/{DATASET}/tables/study_{STUDY_FORM}"
-
-
-def study_table_outputs():
-    """The study table's files when the config asks for one (rule all), else nothing."""
-    return [f"{STUDY_TABLE}.{ext}" for ext in ("csv", "md", "tex", "html")] if STUDY_FORM else []
-
-
+# Defined only when the config asks for one (STUDY_FORM and STUDY_TABLE are set in common.smk).
 if STUDY_FORM:
 
     rule write_study_table:
