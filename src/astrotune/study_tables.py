@@ -96,7 +96,7 @@ def _alberghi_kind(row):
     """Which of Alberghi et al.'s approaches a model is: by its architecture and schedule."""
     if row["arch"] == "AvgPoolCNN":
         return "custom architecture"
-    if row["weights"] == "none":
+    if row["schedule"] == "scratch":
         return "from scratch"
     return "shallow fine-tuning" if row["layers"] == 0 else "deep fine-tuning"
 
@@ -111,7 +111,8 @@ def alberghi_table(models):
         paper_name, paper_accuracy, paper_auc = ALBERGHI_TABLE[kind]
         name = f"{row['arch']} {kind}"
         if kind in ("deep fine-tuning", "shallow fine-tuning"):
-            name += f" (ImageNet, last {row['layers']} layers trained{', re-initialised' if row['reinitialise'] else ''})"
+            name += (f" ({row['weights']} weights, last {row['layers']} layers trained"
+                     f"{', re-initialised' if row['reinitialise'] else ''})")
             if row["arch"] == "VGG16":
                 name += "; VGG16 stands in for VGG11: Keras ships no pretrained VGG11"
         rows.append({"model": name, "arch": row["arch"], "layers": row["layers"],
