@@ -3,8 +3,10 @@ cost estimates in README.md.
 
 Builds each classifier as training does (random weights, every layer trainable, the given head), runs
 ``--warmup`` training steps, then times ``--steps`` steps of ``--batch`` random images at ``--size``
-pixels. Cost per image grows about with the number of pixels, so a rate measured at a small size
-scales to the study's size by (size / study_size)**2.
+pixels, in wall-clock time and in the process's CPU time. On a shared machine the CPU-time rate
+(images per CPU-second, times the cores TensorFlow uses) says what an idle machine would do. Cost
+per image grows about with the number of pixels, so a rate measured at a small size scales to the
+study's size by (size / study_size)**2.
 
 Usage: nice -n 15 .venv/bin/python benchmarks/training_throughput.py --size 64 --arch DenseNet121 VGG16
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 
 def throughput(arch, size, batch, steps, warmup, head):
-    """Images per second of ``fit`` steps on random images (every layer trainable)."""
+    """(images per wall-clock second, images per CPU-second) of training steps on random images."""
     import keras
 
     from astrotune.models.heads import HeadSettings
@@ -31,10 +33,10 @@ def throughput(arch, size, batch, steps, warmup, head):
     y = keras.utils.to_categorical(rng.integers(0, 10, batch), 10)
     for _ in range(warmup):
         model.train_on_batch(x, y)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(steps):
         model.train_on_batch(x, y)
-    return steps * batch / (time.perf_counter() - started)
+    return steps * batch / (time.perf_counter() - started), steps * batch / (time.process_time() - cpu_started)
 
 
 def main():
@@ -47,8 +49,9 @@ def main():
     parser.add_argument("--head", type=json.loads, default={}, help='head settings as JSON, e.g. \'{"cbam": true}\'')
     args = parser.parse_args()
     for arch in args.arch:
-        rate = throughput(arch, args.size, args.batch, args.steps, args.warmup, args.head)
-        print(json.dumps({"arch": arch, "size": args.size, "batch": args.batch, "images_per_s": round(rate, 2)}))
+        wall, cpu = throughput(arch, args.size, args.batch, args.steps, args.warmup, args.head)
+        print(json.dumps({"arch": arch, "size": args.size, "batch": args.batch, "images_per_s": round(wall, 2),
+                          "images_per_cpu_s": round(cpu, 2)}), flush=True)
 
 
 if __name__ == "__main__":
