@@ -112,7 +112,7 @@ def alberghi_table(models):
         name = f"{row['arch']} {kind}"
         if kind in ("deep fine-tuning", "shallow fine-tuning"):
             name += (f" ({row['weights']} weights, last {row['layers']} layers trained"
-                     f"{', re-initialised' if row['reinitialise'] else ''})")
+                     f"{', re-initialised' if row['reinitialise'] and row['layers'] else ''})")
             if row["arch"] == "VGG16":
                 name += "; VGG16 stands in for VGG11: Keras ships no pretrained VGG11"
         rows.append({"model": name, "arch": row["arch"], "layers": row["layers"],
