@@ -200,3 +200,14 @@ def test_study_tables_in_the_papers_forms(tmp_path):
     assert table["chosen_on_validation"].tolist() == ["", "yes"]
     with pytest.raises(ValueError, match="tables.study"):
         study_table("other", models)
+
+
+def test_galaxy10_sdss_class_names_keep_their_commas():
+    from astrotune.sky.galaxy10 import check_classes
+
+    names = list(VARIANTS["sdss"].class_names)
+    assert names[0] == "Disk, Face-on, No Spiral" and all("," in name for name in names)
+    config = {"dataset": {"name": "g10-sdss", "source": "galaxy10", "classes": names},
+              "galaxy10": {"variant": "sdss"}}
+    validate(config, str(SCHEMA))
+    check_classes(config["dataset"]["classes"], "sdss")
