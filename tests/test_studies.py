@@ -57,7 +57,8 @@ def test_study_configs_pass_lint():
         result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile",
                                  f"config/studies/{name}.yaml"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                                 timeout=300)
-        assert result.returncode == 0 and "good condition" in result.stdout, (name, result.stdout[-2000:])
+        output = result.stdout + result.stderr
+        assert result.returncode == 0 and "good condition" in output, (name, output[-2000:])
 
 
 def test_study_settings_follow_the_papers():
