@@ -24,9 +24,11 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/architecture.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/explain.smk"
+include: "workflow/rules/study_tables.smk"
 
 
 rule all:
     default_target: True
     input:
         paper_outputs(),
+        study_table_outputs(),

@@ -6,7 +6,7 @@ views (test-time augmentation, view ``tta``); metrics are reported per subset fo
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
 
 
 VIEWS = ("plain", "tta")
@@ -46,15 +46,44 @@ def classification_metrics(true_labels, predicted_labels, class_names):
     }
 
 
+def probability_metrics(true_labels, probabilities, top_k=3, epsilon=1e-7):
+    """Metrics of the predicted class probabilities (N, n_classes).
+
+    Returns:
+        ``loss``: mean categorical cross-entropy (probabilities clipped to ``epsilon``, as Keras);
+        ``top_k_accuracy`` with its ``top_k``; ``roc_auc``: one-vs-rest ROC AUC averaged over the
+        classes with both positives and negatives in the subset (macro), NaN when none has;
+        ``roc_auc_classes``: the classes it averages over (a subset may lack some classes).
+    """
+    true_labels = np.asarray(true_labels)
+    probabilities = np.clip(np.asarray(probabilities, dtype=float), epsilon, 1 - epsilon)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    n_classes = probabilities.shape[1]
+    k = min(top_k, n_classes)
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    scored = [c for c in range(n_classes) if 0 < np.sum(true_labels == c) < len(true_labels)]
+    aucs = [roc_auc_score(true_labels == c, probabilities[:, c]) for c in scored]
+    return {
+        "loss": float(-np.mean(np.log(probabilities[np.arange(len(true_labels)), true_labels]))),
+        "top_k": int(k),
+        "top_k_accuracy": float(np.mean(np.any(top == true_labels[:, None], axis=1))),
+        "roc_auc": float(np.mean(aucs)) if aucs else float("nan"),
+        "roc_auc_classes": scored,
+    }
+
+
 def _by_subset_and_view(predictions):
     """(key, rows) per subset and view: keys ``val``, ``test`` (plain) and ``val_tta``, ``test_tta``."""
     for (subset, view), rows in predictions.groupby(["subset", "view"]):
         yield (subset if view == "plain" else f"{subset}_{view}"), rows
 
 
-def subset_metrics(predictions, class_names):
-    """Metrics per subset and view of a predictions table (keys as in ``_by_subset_and_view``)."""
+def subset_metrics(predictions, class_names, top_k=3):
+    """Metrics per subset and view of a predictions table (keys as in ``_by_subset_and_view``): the
+    label metrics and the ``probability_metrics`` of its ``p_<class>`` columns."""
+    columns = [f"p_{name}" for name in class_names]
     return {key: classification_metrics(rows["label"], rows["predicted"], class_names)
+            | probability_metrics(rows["label"].to_numpy(), rows[columns].to_numpy(), top_k)
             for key, rows in _by_subset_and_view(predictions)}
 
 

@@ -55,7 +55,7 @@ def format_count(value, digits=3):
     return _print_units(value * 10**decimals // UNITS[suffix], decimals, suffix)
 
 
-def architecture_summary(arch, schedule, n_classes, input_shape):
+def architecture_summary(arch, schedule, n_classes, input_shape, head=None):
     """Trainable parameters for every trainable-layer count of ``arch`` (weights=None).
 
     Counts do not depend on the weights or the input size, except that EfficientNetB* with
@@ -68,6 +68,7 @@ def architecture_summary(arch, schedule, n_classes, input_shape):
             ``set_trainable_last_layers`` + ``count_params`` exactly as training does.
         n_classes: units of the softmax head.
         input_shape: (height, width, channels) of the classifier's input.
+        head: ``heads.HeadSettings`` of the study's classifier (None: GAP + Dense softmax).
 
     Returns:
         DataFrame with one row per count 0..total_layers: arch, layers_trainable,
@@ -76,7 +77,7 @@ def architecture_summary(arch, schedule, n_classes, input_shape):
     from astrotune.models.trainable import count_params, set_trainable_last_layers
     from astrotune.models.zoo import build_classifier
 
-    model, base = build_classifier(arch, n_classes, input_shape, "none")
+    model, base = build_classifier(arch, n_classes, input_shape, "none", head=head)
     total_layers = len(base.layers)
     set_trainable_last_layers(model, base, total_layers)
     per_layer = [sum(math.prod(w.shape) for w in layer.trainable_weights) for layer in base.layers]

@@ -7,9 +7,9 @@ loss has not improved for ``patience`` epochs and the model returned is the best
 """
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from astrotune.checkpoints import (load_checkpoint, restore_best_weights, save_b
                                    save_checkpoint)
 from astrotune.data.balance import balancing_plan
 from astrotune.models.augment import AugmentationSettings
+from astrotune.models.heads import HeadSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,19 @@ class TrainingSettings:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     center_crop: int = 0
+    lr_min: float = 0.0
+    lr_decay_rate: float = 0.96
+    lr_decay_steps: int | None = None
+    optimizer: str = "adam"
+    weight_decay: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
     balancing: str = "class_weights"
     augmentation: AugmentationSettings = field(default_factory=AugmentationSettings)
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    head: HeadSettings = field(default_factory=HeadSettings)
+    reinitialise: bool = False
+    tensorboard: bool = False
     seed: int = 42
 
     @classmethod
@@ -52,6 +63,7 @@ class TrainingSettings:
         section = dict(section)
         return cls(**section | {"augmentation": AugmentationSettings(**section.get("augmentation", {})),
                                 "early_stopping": EarlyStopping(**section.get("early_stopping", {})),
+                                "head": HeadSettings.from_config(section.get("head")),
                                 "seed": seed})
 
 
@@ -72,36 +84,23 @@ def make_deterministic(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def learning_rate(settings, n_train):
-    """The configured learning rate: a number, or a cosine decay over every training step.
-
-    The schedule is driven by the optimizer's step counter, which checkpoints save, so a resumed
-    job continues the same schedule.
-    """
-    import keras
-
-    if settings.lr_schedule == "constant":
-        return settings.learning_rate
-    steps = settings.epochs * math.ceil(n_train / settings.batch_size)
-    return keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=steps)
-
-
 def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_compile=False):
-    """Build the classifier with its last ``layers`` base layers trainable, compiled with Adam."""
-    import keras
-
+    """Build the classifier with its last ``layers`` base layers trainable (re-initialised when
+    ``settings.reinitialise``), compiled with the configured optimizer and schedule (``optim.py``)."""
     from astrotune.models.augment import augmentation_block
     from astrotune.models.trainable import set_trainable_last_layers
     from astrotune.models.zoo import build_classifier
+    from astrotune.optim import build_optimizer
 
     augmentation = augmentation_block(settings.augmentation, settings.seed)
-    model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation,
-                                   settings.center_crop)
+    model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation, settings.head,
+                                   reinitialise=layers if settings.reinitialise else 0,
+                                   center_crop=settings.center_crop)
     set_trainable_last_layers(model, base, layers)
     # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU);
     # performance.xla turns it on for GPU runs.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate(settings, n_train)),
-                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
+    model.compile(optimizer=build_optimizer(settings, n_train), loss="categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=jit_compile)
     return model
 
 
@@ -175,7 +174,9 @@ def model_summary(model, arch, layers, settings, state):
     return {"arch": arch, "layers": layers, "trainable_params": trainable,
             "non_trainable_params": non_trainable, "total_params": total,
             "total_layers": ARCHITECTURES[arch].n_layers, "weights": settings.weights,
+            "reinitialise": settings.reinitialise,
             "epochs": settings.epochs, "epochs_run": len(state.history), "best_epoch": state.best_epoch,
+            "restored_best": bool(settings.early_stopping.patience and state.best_epoch),
             "balancing": settings.balancing, "seed": settings.seed}
 
 
@@ -225,6 +226,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     source = images if isinstance(images, Rows) else Rows([images])
     val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
                 else cached.eval_data(val_rows, onehot))
+    callbacks = ([keras.callbacks.TensorBoard(str(Path(checkpoint_dir).parent / "tensorboard"))]
+                 if settings.tensorboard else [])
     for epoch in range(len(state.history), settings.epochs):
         if state.stopped:
             break
@@ -233,8 +236,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
         started = time.perf_counter()
         fitted, data = ((model, epoch_batches(source, onehot, indices, epoch, settings)) if cached is None
                         else (cached.suffix, cached.epoch_data(indices, onehot, epoch)))
-        result = fitted.fit(data, epochs=1, validation_data=val_data, class_weight=class_weight, shuffle=False,
-                            verbose=2)
+        result = fitted.fit(data, initial_epoch=epoch, epochs=epoch + 1, validation_data=val_data,
+                            class_weight=class_weight, shuffle=False, verbose=2, callbacks=callbacks)
         metrics = {name: float(values[-1]) for name, values in result.history.items()}
         state.history.append({"epoch": epoch + 1, **metrics, "seconds": round(time.perf_counter() - started, 3)})
         if _improved(state, metrics["val_loss"], settings):

@@ -45,7 +45,7 @@ rule plot_architecture:
                       caption="../report/training_curves.rst", category="Training curves",
                       subcategory="{arch}"),
     params:
-        layers=lambda wildcards: config["architectures"][wildcards.arch],
+        layers=lambda wildcards: arch_layers(wildcards.arch),
     conda:
         "../envs/astrotune.yaml"
     log:

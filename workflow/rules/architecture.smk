@@ -5,7 +5,8 @@ rule summarize_architecture:
     output:
         "results/{dataset}/architectures/{arch}.csv",
     params:
-        schedule=lambda wildcards: config["architectures"][wildcards.arch],
+        schedule=lambda wildcards: arch_layers(wildcards.arch),
+        head=lambda wildcards: STEPS[(wildcards.arch, arch_layers(wildcards.arch)[0])].head,
         n_classes=len(config["dataset"]["classes"]),
         input_shape=[config["dataset"]["image_size"], config["dataset"]["image_size"], 3],
     conda:

@@ -7,13 +7,13 @@ from astrotune.config import config_hash, output_settings, packing_provenance, p
 from astrotune.config_checks import check_config
 from astrotune.features import cache_possible
 from astrotune.models.augment import AugmentationSettings
-from astrotune.models.zoo import validate_schedule
+from astrotune.models.trainable import training_steps
 
 
 check_config(config, workflow.basedir, workflow.configfiles)
 validate(config, schema="../schemas/config.schema.yaml")
-for _arch, _schedule in config["architectures"].items():
-    validate_schedule(_arch, _schedule)
+# (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head.
+STEPS = {(step.arch, step.layers): step for step in training_steps(config)}
 if config["training"]["center_crop"] > config["dataset"]["image_size"]:
     raise ValueError(f"training.center_crop: {config['training']['center_crop']} is larger than "
                      f"dataset.image_size {config['dataset']['image_size']}")
@@ -24,6 +24,8 @@ ARCHS = list(config["architectures"])
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
 MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
 KERAS_HOME = f"resources/{DATASET}/keras"  # per study, so each study's DVC stage owns what it fetched
+STUDY_FORM = config["tables"]["study"]
+STUDY_TABLE = f"results/{DATASET}/tables/study_{STUDY_FORM}"
 
 
 wildcard_constraints:
@@ -36,13 +38,23 @@ wildcard_constraints:
 
 def training_jobs():
     """Every (arch, layers) pair of the configured schedules."""
-    return [(arch, n) for arch, schedule in config["architectures"].items() for n in schedule]
+    return list(STEPS)
+
+
+def arch_layers(arch):
+    """The trainable-layer counts N of ``arch``'s steps, in config order."""
+    return [n for step_arch, n in STEPS if step_arch == arch]
 
 
 def schedule_outputs(wildcards, pattern):
     """``pattern`` filled in for every trainable-layer count of ``wildcards.arch``'s schedule."""
     return [pattern.format(dataset=wildcards.dataset, arch=wildcards.arch, layers=n)
-            for n in config["architectures"][wildcards.arch]]
+            for n in arch_layers(wildcards.arch)]
+
+
+def job_step(wildcards):
+    """The TrainingStep of a (arch, layers) job."""
+    return STEPS[(wildcards.arch, int(wildcards.layers))]
 
 
 def base_weights_inputs(arch, weights, side):
@@ -58,7 +70,7 @@ def base_weights_inputs(arch, weights, side):
 def weights_inputs(wildcards):
     """What a training job needs to initialise its base (its input is the centre crop, if any)."""
     side = config["training"]["center_crop"] or config["dataset"]["image_size"]
-    return base_weights_inputs(wildcards.arch, config["training"]["weights"], side)
+    return base_weights_inputs(wildcards.arch, job_step(wildcards).weights, side)
 
 
 def unsupervised_weights_inputs(wildcards):
@@ -68,11 +80,14 @@ def unsupervised_weights_inputs(wildcards):
 
 
 def feature_cache(wildcards):
-    """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not exact."""
+    """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not
+    exact. Architectures given in the object form (their own weights, head or re-initialisation)
+    train in full."""
     possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]))
-    if not (config["performance"]["feature_cache"] and possible):
+    if not (config["performance"]["feature_cache"] and possible
+            and isinstance(config["architectures"][wildcards.arch], list)):
         return []
-    return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{max(config['architectures'][wildcards.arch])}.h5"]
+    return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{max(arch_layers(wildcards.arch))}.h5"]
 
 
 def cutout_manifests(wildcards):
@@ -98,3 +113,8 @@ def paper_outputs():
     unsupervised = ([f"results/{DATASET}/tables/unsupervised.{ext}" for ext in ("csv", "md", "tex", "html")]
                     if config["unsupervised"]["enabled"] else [])
     return tables + figures + curves + confusion + explain + unsupervised
+
+
+def study_table_outputs():
+    """The study table's files when the config asks for one (rule all), else nothing."""
+    return [f"{STUDY_TABLE}.{ext}" for ext in ("csv", "md", "tex", "html")] if STUDY_FORM else []

@@ -27,11 +27,12 @@ rule train_model:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
     params:
-        training=config["training"],
+        training=lambda wildcards: job_step(wildcards).training_section(config["training"]),
+        schedule=lambda wildcards: job_step(wildcards).schedule,
         seed=config["seed"],
         # The memory budget only decides in-memory vs streamed input, never a number: not a rerun trigger.
         performance={key: value for key, value in config["performance"].items() if key != "memory_budget_mb"},
-        feature_layers=lambda wildcards: max(config["architectures"][wildcards.arch]),
+        feature_layers=lambda wildcards: max(arch_layers(wildcards.arch)),
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
     threads: 1
@@ -57,6 +58,7 @@ rule evaluate_model:
     params:
         uncertainty=config["uncertainty"],
         seed=config["seed"],
+        top_k=config["metrics"]["top_k"],
     threads: 1
     conda:
         "../envs/astrotune.yaml"

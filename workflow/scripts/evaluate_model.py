@@ -11,7 +11,7 @@ from astrotune.logs import rule_logging
 with rule_logging(snakemake.log[0]) as log:
     summary = json.loads(open(snakemake.input.summary).read())
     predictions = pd.read_csv(snakemake.input.predictions)
-    result = summary | subset_metrics(predictions, summary["class_names"])
+    result = summary | subset_metrics(predictions, summary["class_names"], snakemake.params.top_k)
     intervals = accuracy_intervals(predictions, **snakemake.params.uncertainty, seed=snakemake.params.seed)
     for subset, interval in intervals.items():
         result[subset]["accuracy_ci"] = interval

@@ -55,7 +55,8 @@ with rule_logging(snakemake.log[0]):
         history.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.predictions) as tmp:
         predictions.to_csv(tmp, index=False)
-    summary = model_summary(model, arch, layers, settings, state) | {"class_names": dataset.class_names}
+    summary = model_summary(model, arch, layers, settings, state) | {"class_names": dataset.class_names,
+                                                                     "schedule": snakemake.params.schedule}
     with atomic_path(snakemake.output.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
     remove_checkpoints(checkpoint_dir)

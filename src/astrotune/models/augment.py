@@ -23,6 +23,9 @@ class AugmentationSettings:
         zoom: largest zoom in or out, as a fraction of the image side.
         gain: per-channel multiplicative jitter, factors in ``1 +- gain``.
         brightness: additive brightness jitter, as a fraction of the 0..255 range.
+        flip: random horizontal and vertical flips, each with probability 0.5.
+        rotate_degrees: random rotation by up to +- this many degrees (used when rotate is off).
+        shear: largest random shear along each axis (Keras RandomShear factor).
     """
 
     dihedral: bool = False
@@ -31,11 +34,15 @@ class AugmentationSettings:
     zoom: float = 0.0
     gain: float = 0.0
     brightness: float = 0.0
+    flip: bool = False
+    rotate_degrees: float = 0.0
+    shear: float = 0.0
 
     @property
     def active(self):
         """True when any augmentation is switched on."""
-        return any((self.dihedral, self.rotate, self.translate, self.zoom, self.gain, self.brightness))
+        return any((self.dihedral, self.rotate, self.translate, self.zoom, self.gain, self.brightness, self.flip,
+                    self.rotate_degrees, self.shear))
 
     @property
     def dihedral_only(self):
@@ -57,8 +64,14 @@ def augmentation_block(settings, seed):
     layers = []
     if settings.dihedral:
         layers.append(RandomDihedral(seed=seed, name="dihedral"))
-    if settings.rotate:
-        layers.append(keras.layers.RandomRotation(0.5, fill_mode=FILL_MODE, seed=seed + 1, name="rotate"))
+    if settings.flip:
+        layers.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 6, name="flip"))
+    if settings.rotate or settings.rotate_degrees:
+        factor = 0.5 if settings.rotate else settings.rotate_degrees / 360
+        layers.append(keras.layers.RandomRotation(factor, fill_mode=FILL_MODE, seed=seed + 1, name="rotate"))
+    if settings.shear:
+        layers.append(keras.layers.RandomShear(settings.shear, settings.shear, fill_mode=FILL_MODE, seed=seed + 7,
+                                               name="shear"))
     if settings.translate:
         layers.append(keras.layers.RandomTranslation(settings.translate, settings.translate,
                                                      fill_mode=FILL_MODE, seed=seed + 2, name="translate"))

@@ -110,3 +110,50 @@ class RandomChannelGain(keras.layers.Layer):
 
     def get_config(self):
         return super().get_config() | {"gain": self.gain, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="astrotune")
+class CBAM(keras.layers.Layer):
+    """Convolutional Block Attention Module (Woo et al. 2018) on a (B, H, W, C) feature map.
+
+    Channel attention: the spatially average- and max-pooled descriptors pass through one shared
+    MLP (C -> C // reduction, ReLU -> C), are added and squashed by a sigmoid, and scale the
+    channels. Spatial attention: the channel-wise mean and max of the result, stacked, pass through
+    a ``kernel_size`` x ``kernel_size`` convolution with a sigmoid and scale every position.
+    Parameters: ``2 * C * (C // reduction) + C // reduction + C`` (MLP with biases) plus
+    ``2 * kernel_size**2 + 1`` (the convolution).
+
+    Args:
+        reduction: reduction ratio r of the shared MLP's hidden layer.
+        kernel_size: side of the spatial attention convolution (7 in the CBAM paper).
+    """
+
+    def __init__(self, reduction=16, kernel_size=7, **kwargs):
+        super().__init__(**kwargs)
+        self.reduction = reduction
+        self.kernel_size = kernel_size
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        hidden = max(1, channels // self.reduction)
+        self.mlp_hidden = keras.layers.Dense(hidden, activation="relu", name="mlp_hidden")
+        self.mlp_output = keras.layers.Dense(channels, name="mlp_output")
+        self.spatial = keras.layers.Conv2D(1, self.kernel_size, padding="same", activation="sigmoid",
+                                           name="spatial_conv")
+        self.mlp_hidden.build((None, channels))
+        self.mlp_output.build((None, hidden))
+        self.spatial.build(tuple(input_shape[:-1]) + (2,))
+
+    def call(self, inputs):
+        average = ops.mean(inputs, axis=(1, 2))
+        maximum = ops.max(inputs, axis=(1, 2))
+        channel = ops.sigmoid(self.mlp_output(self.mlp_hidden(average)) + self.mlp_output(self.mlp_hidden(maximum)))
+        x = inputs * ops.expand_dims(ops.expand_dims(channel, 1), 1)
+        pooled = ops.concatenate([ops.mean(x, axis=-1, keepdims=True), ops.max(x, axis=-1, keepdims=True)], axis=-1)
+        return x * self.spatial(pooled)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return super().get_config() | {"reduction": self.reduction, "kernel_size": self.kernel_size}

@@ -54,26 +54,32 @@ ARCHITECTURES = {spec.name: spec for spec in (
     ArchSpec("InceptionResNetV2", "tf", 75, 781,
              "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
     ArchSpec("CompactCNN", "tf", 16, 30, "", custom=True),
+    ArchSpec("VGG11", "tf", 32, 15, "", custom=True),
+    ArchSpec("AvgPoolCNN", "tf", 32, 19, "", custom=True),
 )}
 
 
-def validate_schedule(arch, layers):
+def validate_schedule(arch, layers, n_layers=None):
     """Check an architecture name and its trainable-layer counts (no Keras import).
+
+    Args:
+        n_layers: layers of the base as built (default: the architecture's ``n_layers``; one fewer
+            with a CBAM head, see ``base_layer_count``).
 
     Raises:
         ValueError: unknown architecture, or a count outside ``0..n_layers``.
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"architectures.{arch}: unknown architecture; choose from {', '.join(ARCHITECTURES)}")
-    n_layers = ARCHITECTURES[arch].n_layers
+    n_layers = ARCHITECTURES[arch].n_layers if n_layers is None else n_layers
     for n in layers:
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= n_layers:
             raise ValueError(f"architectures.{arch}: {n!r} trainable layers requested but {arch} has "
                              f"{n_layers} layers (allowed 0..{n_layers})")
 
 
-def build_base(arch, input_shape, weights):
-    """``<arch>(include_top=False, pooling="avg")`` with the requested weights.
+def build_base(arch, input_shape, weights, pooling="avg"):
+    """``<arch>(include_top=False, pooling=pooling)`` with the requested weights.
 
     Args:
         arch: a key of ARCHITECTURES.
@@ -81,6 +87,8 @@ def build_base(arch, input_shape, weights):
         weights: ``imagenet``, ``none``, or a path to a weights file for the base (loaded with
             ``load_weights`` after building with ``weights=None``; EfficientNetB* then lack the
             ImageNet Normalization layer).
+        pooling: ``avg`` (the base ends with global average pooling) or None (it ends with its
+            last feature map and has one layer fewer).
     """
     from keras import applications
 
@@ -90,14 +98,14 @@ def build_base(arch, input_shape, weights):
 
         if weights == "imagenet":
             raise ValueError(f"{arch} has no ImageNet weights; use training.weights none or a weights file")
-        base = BUILDERS[arch](tuple(input_shape))
+        base = BUILDERS[arch](tuple(input_shape), pooling=pooling)
         if weights != "none":
             base.load_weights(weights)
         return base
     constructor = getattr(applications, spec.name)
     if weights == "imagenet":
-        return constructor(include_top=False, pooling="avg", weights="imagenet", input_shape=tuple(input_shape))
-    base = constructor(include_top=False, pooling="avg", weights=None, input_shape=tuple(input_shape))
+        return constructor(include_top=False, pooling=pooling, weights="imagenet", input_shape=tuple(input_shape))
+    base = constructor(include_top=False, pooling=pooling, weights=None, input_shape=tuple(input_shape))
     if weights != "none":
         base.load_weights(weights)
     return base
@@ -113,12 +121,14 @@ def _speed_up_batchnorm_statistics(base, momentum=0.99):
             layer.momentum = min(layer.momentum, momentum)
 
 
-def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, center_crop=0):
-    """Input -> [augmentation] -> [CenterCrop] -> [Resizing] -> preprocessing -> base -> Dense softmax.
+def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, head=None, reinitialise=0,
+                     center_crop=0):
+    """Input -> [augmentation] -> [CenterCrop] -> [Resizing] -> preprocessing -> base -> head -> softmax.
 
     Pretrained bases run with ``training=False``, so their BatchNorm layers keep the ImageNet
     statistics even when trainable (the Keras fine-tuning recipe); a randomly initialised base
-    (``weights="none"``) lets its trainable BatchNorm layers learn statistics from the data.
+    (``weights="none"``) or one with re-initialised layers runs with ``training=None``, so its
+    trainable BatchNorm layers learn statistics from the data (frozen ones stay in inference mode).
 
     Inputs smaller than the architecture's min_size (Xception 71, InceptionResNetV2 75) are
     upsampled to min_size by a Resizing layer before the base; layer and parameter counts of
@@ -133,14 +143,22 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, c
         center_crop: side of the central square the network sees (0: the whole image). Cropping
             inside the model keeps the saved model's input the packed image, and lets augmentation
             shift real sky into the crop instead of filling borders.
+        head: ``heads.HeadSettings`` (None: global average pooling + Dense softmax). A CBAM head
+            takes the base's feature map, so the base is built without its pooling layer.
+        reinitialise: number of trailing base layers whose loaded weights are replaced by a fresh
+            random initialisation (``trainable.reinitialise_last_layers``).
 
     Returns:
-        (model, base): the functional classifier and its keras.applications base.
+        (model, base): the functional classifier and its base.
     """
     import keras
 
+    from astrotune.models.heads import HeadSettings, apply_head
     from astrotune.models.layers import ImagenetPreprocessing
+    from astrotune.models.trainable import reinitialise_last_layers
 
+    head = head or HeadSettings()
+    pooling = None if head.needs_feature_map else "avg"
     spec = ARCHITECTURES[arch]
     height, width, channels = input_shape
     if center_crop:
@@ -148,7 +166,9 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, c
             raise ValueError(f"training.center_crop: {center_crop} is larger than the {height}x{width} images")
         height = width = center_crop
     base_shape = (max(height, spec.min_size), max(width, spec.min_size), channels)
-    base = build_base(arch, base_shape, weights)
+    base = build_base(arch, base_shape, weights, pooling)
+    if reinitialise and weights != "none":
+        reinitialise_last_layers(base, build_base(arch, base_shape, "none", pooling), reinitialise)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
     if augmentation is not None:
@@ -159,18 +179,25 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, c
         x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
     if spec.preprocessing != "none":
         x = ImagenetPreprocessing(spec.preprocessing, name="preprocess")(x)
-    if weights == "none":
+    learns_statistics = weights == "none" or reinitialise > 0
+    if learns_statistics:
         _speed_up_batchnorm_statistics(base)
-    x = base(x, training=None if weights == "none" else False)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
+    x = base(x, training=None if learns_statistics else False)
+    outputs = apply_head(x, n_classes, head)
     return keras.Model(inputs, outputs, name=f"{arch}_classifier"), base
+
+
+def base_layer_count(arch, head=None):
+    """Layers of ``arch``'s base as ``build_classifier`` builds it for ``head`` (no Keras import):
+    ``n_layers``, one fewer when the head takes the feature map (CBAM)."""
+    return ARCHITECTURES[arch].n_layers - int(bool(head is not None and head.needs_feature_map))
 
 
 def load_model(path):
     """Load a classifier saved as ``.keras`` (safe mode on; registers the preprocessing layer)."""
     import keras
 
-    import astrotune.models.layers  # noqa: F401  (registers ImagenetPreprocessing)
+    import astrotune.models.layers  # noqa: F401  (registers ImagenetPreprocessing, CBAM, ...)
 
     model = keras.saving.load_model(path)
     model.jit_compile = False  # as in training: XLA compilation of these graphs costs more than it saves

@@ -3,8 +3,7 @@
 Galaxy10 DECaLS (Leung & Bovy; Zenodo record 10845026): ``Galaxy10_DECals.h5`` with datasets
 ``images`` (17736, 256, 256, 3) uint8, ``ans`` (17736,) uint8, ``ra``, ``dec``, ``redshift``, ``pxscale``.
 Galaxy10 SDSS (astroNN; Zenodo record 10844811): ``Galaxy10.h5`` with ``images`` (21785, 69, 69, 3)
-uint8 and ``ans``. Class names are those of the data sets' READMEs, in label order (commas left out of
-the SDSS names, which the config schema does not allow).
+uint8 and ``ans``. Class names are those of the data sets' READMEs, in label order, commas included.
 """
 
 import logging
@@ -66,10 +65,10 @@ VARIANTS = {
         pixel_scale=0.396,
         max_bytes=1_000_000_000,  # the published file is 0.2 GB
         class_names=(
-            "Disk Face-on No Spiral", "Smooth Completely round", "Smooth in-between round",
-            "Smooth Cigar shaped", "Disk Edge-on Rounded Bulge", "Disk Edge-on Boxy Bulge",
-            "Disk Edge-on No Bulge", "Disk Face-on Tight Spiral", "Disk Face-on Medium Spiral",
-            "Disk Face-on Loose Spiral",
+            "Disk, Face-on, No Spiral", "Smooth, Completely round", "Smooth, in-between round",
+            "Smooth, Cigar shaped", "Disk, Edge-on, Rounded Bulge", "Disk, Edge-on, Boxy Bulge",
+            "Disk, Edge-on, No Bulge", "Disk, Face-on, Tight Spiral", "Disk, Face-on, Medium Spiral",
+            "Disk, Face-on, Loose Spiral",
         ),
     ),
 }

@@ -1,0 +1,74 @@
+"""Optimisers and learning-rate schedules from the ``training`` config section.
+
+Every schedule is a ``keras.optimizers.schedules`` object driven by the optimizer's iteration
+counter, which is saved with the model in every checkpoint, so a resumed job continues the same
+schedule where it stopped.
+"""
+
+import math
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "exponential", "inverse_time")
+
+
+def steps_per_epoch(n_train, batch_size):
+    """Optimizer steps in one epoch over ``n_train`` images (the last batch may be short)."""
+    return max(1, math.ceil(n_train / batch_size))
+
+
+def learning_rate_schedule(settings, n_train):
+    """The configured learning rate: a number (``constant``) or a Keras schedule over the run.
+
+    Args:
+        settings: ``train.TrainingSettings`` (learning_rate, lr_schedule, lr_min, lr_decay_rate,
+            lr_decay_steps, epochs, batch_size).
+        n_train: training images per epoch (after balancing), which sets the steps per epoch.
+
+    Returns:
+        ``cosine``: from learning_rate down to lr_min at the last step of the last epoch;
+        ``exponential``: learning_rate * rate ** (step / decay_steps);
+        ``inverse_time``: learning_rate / (1 + rate * step / decay_steps), which with decay_steps 1
+        is the legacy Keras ``decay`` argument; decay_steps defaults to one epoch's steps.
+    """
+    import keras
+
+    name = settings.lr_schedule
+    if name not in SCHEDULES:
+        raise ValueError(f"training.lr_schedule {name!r} is not one of {', '.join(SCHEDULES)}")
+    if name == "constant":
+        return settings.learning_rate
+    per_epoch = steps_per_epoch(n_train, settings.batch_size)
+    if name == "cosine":
+        if settings.lr_min > settings.learning_rate:
+            raise ValueError(f"training.lr_min {settings.lr_min} is above learning_rate {settings.learning_rate}")
+        return keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.epochs * per_epoch,
+                                                      alpha=settings.lr_min / settings.learning_rate)
+    decay_steps = settings.lr_decay_steps or per_epoch
+    if name == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(settings.learning_rate, decay_steps, settings.lr_decay_rate)
+    return keras.optimizers.schedules.InverseTimeDecay(settings.learning_rate, decay_steps, settings.lr_decay_rate)
+
+
+def build_optimizer(settings, n_train):
+    """The configured Keras optimizer (``adam``, ``adamw`` or ``sgd``) with its learning-rate schedule.
+
+    ``weight_decay`` is AdamW's decoupled decay (ignored by Adam and SGD, whose regularisation is
+    the head's L2); ``momentum`` and ``nesterov`` apply to SGD.
+    """
+    import keras
+
+    rate = learning_rate_schedule(settings, n_train)
+    name = settings.optimizer
+    if name == "adam":
+        return keras.optimizers.Adam(rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay)
+    if name == "sgd":
+        return keras.optimizers.SGD(rate, momentum=settings.momentum, nesterov=settings.nesterov)
+    raise ValueError(f"training.optimizer {name!r} is not one of {', '.join(OPTIMIZERS)}")
+
+
+def learning_rate_at(optimizer):
+    """The learning rate the optimizer uses at its current iteration (a float)."""
+    rate = optimizer.learning_rate
+    return float(rate.numpy() if hasattr(rate, "numpy") else rate)

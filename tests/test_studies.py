@@ -1,0 +1,214 @@
+"""The Galaxy10 study configs: their planned jobs (in process, full schedules) and one cheap end-to-end
+run each on a tiny Galaxy10-layout file (reduced schedule, 1 epoch, 32 px, random initial weights)."""
+
+import hashlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from astrotune.models.trainable import training_steps
+from astrotune.sky.galaxy10 import VARIANTS
+from workflow_helpers import PROJECT_ROOT, copy_project, run_snakemake
+
+SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+STUDIES = PROJECT_ROOT / "config" / "studies"
+
+# (arch, schedule, trainable layers, initial weights, re-initialised) of every job each paper describes.
+PLANS = {
+    "fu_imagenet_fraction": {
+        ("DenseNet121", "frozen 0%", 428, "imagenet", True), ("DenseNet121", "frozen 20%", 342, "imagenet", True),
+        ("DenseNet121", "frozen 40%", 257, "imagenet", True), ("DenseNet121", "frozen 60%", 171, "imagenet", True),
+        ("DenseNet121", "frozen 80%", 86, "imagenet", True), ("DenseNet121", "frozen 100%", 0, "imagenet", True)},
+    "alberghi_galaxy10": {
+        ("VGG11", "scratch", 15, "none", False), ("VGG16", "L0", 0, "imagenet", True),
+        ("VGG16", "L13", 13, "imagenet", True), ("AvgPoolCNN", "scratch", 19, "none", False)},
+    "yan_effnetv2s_cbam": {
+        ("EfficientNetV2S", "frozen 0%", 513, "imagenet", False), ("MobileNetV2", "frozen 0%", 155, "imagenet", False),
+        ("ResNet50", "frozen 0%", 176, "imagenet", False), ("VGG16", "frozen 0%", 20, "imagenet", False),
+        ("InceptionResNetV2", "frozen 0%", 781, "imagenet", False)},
+}
+
+
+def load_study(name):
+    """A study config validated against the schema, defaults filled in as the Snakefile does."""
+    config = yaml.safe_load((STUDIES / f"{name}.yaml").read_text())
+    validate(config, str(SCHEMA))
+    return config
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_study_plans_the_papers_jobs(name):
+    config = load_study(name)
+    steps = training_steps(config)
+    assert {(s.arch, s.schedule, s.layers, s.weights, s.reinitialise) for s in steps} == PLANS[name]
+    assert len(steps) == len(PLANS[name])
+
+
+def test_study_configs_pass_lint():
+    import subprocess
+    import sys
+
+    for name in sorted(PLANS):
+        result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile",
+                                 f"config/studies/{name}.yaml"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                timeout=300)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0 and "good condition" in output, (name, output[-2000:])
+
+
+def test_study_settings_follow_the_papers():
+    fu, alberghi, yan = (load_study(name)["training"] for name in
+                         ("fu_imagenet_fraction", "alberghi_galaxy10", "yan_effnetv2s_cbam"))
+    assert (fu["optimizer"], fu["learning_rate"], fu["epochs"], fu["balancing"]) == ("adam", 0.0005, 10, "oversample")
+    assert (alberghi["optimizer"], alberghi["lr_schedule"], alberghi["learning_rate"], alberghi["lr_min"],
+            alberghi["epochs"], alberghi["batch_size"]) == ("adamw", "cosine", 0.0005, 1e-6, 100, 64)
+    assert (yan["lr_schedule"], yan["early_stopping"]["patience"]) == ("inverse_time", 4)
+    head = load_study("yan_effnetv2s_cbam")["architectures"]["EfficientNetV2S"]["head"]
+    assert {key: head[key] for key in ("cbam", "dense", "l2", "dropout")} == {"cbam": True, "dense": [4096], "l2": 0.01,
+                                                                            "dropout": 0.4}
+
+
+def write_tiny_galaxy10(path, per_class=5, size=48):
+    """A Galaxy10 DECaLS-layout file: uint8 images (N, size, size, 3), uint8 ans, float64 ra/dec/redshift/pxscale;
+    each class has its own mean brightness so a model has something to learn."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), per_class).astype(np.uint8)
+    rng.shuffle(labels)
+    n = len(labels)
+    images = np.clip(rng.normal(20.0 * labels[:, None, None, None], 20, (n, size, size, 3)), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("images", data=images)
+        h5.create_dataset("ans", data=labels)
+        for name, values in (("ra", np.arange(n, dtype=np.float64)), ("dec", -np.arange(n) / 100.0),
+                             ("redshift", np.full(n, 0.05)), ("pxscale", np.full(n, 0.262))):
+            h5.create_dataset(name, data=values)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# Reduced schedules of the end-to-end runs (the full ones are checked by test_study_plans_the_papers_jobs).
+REDUCED = {
+    "fu_imagenet_fraction": {"DenseNet121": {"frozen_fractions": [0.2, 1.0], "reinitialise": True}},
+    "alberghi_galaxy10": None,  # all four models
+    "yan_effnetv2s_cbam": {"EfficientNetV2S": None, "MobileNetV2": None},
+}
+
+
+def _narrow_head(entry):
+    head = entry.get("head")
+    return {"head": head | {"dense": [min(units, 32) for units in head["dense"]]}} if head and "dense" in head else {}
+
+
+def tiny_study(name, workdir):
+    """The study config at 32 px, 1 epoch, random initial weights (offline), on a tiny Galaxy10 file."""
+    config = yaml.safe_load((STUDIES / f"{name}.yaml").read_text())
+    sha256 = write_tiny_galaxy10(workdir / "resources" / "galaxy10" / VARIANTS["decals"].filename)
+    config["dataset"] |= {"image_size": 32}
+    config["galaxy10"] |= {"sha256": sha256}
+    config["split"] = {"val_fraction": 0.2, "test_fraction": 0.2}
+    config["training"] |= {"epochs": 1, "batch_size": 16, "weights": "none"}
+    architectures = config["architectures"]
+    if REDUCED[name]:
+        architectures = {arch: REDUCED[name][arch] or architectures[arch] for arch in REDUCED[name]}
+    # Narrower hidden Dense layers (the 4096-unit ones cost more than everything else at 32 px).
+    config["architectures"] = {arch: entry | {"weights": "none"} | _narrow_head(entry) for arch, entry in architectures.items()}
+    path = workdir / "config" / "studies" / f"tiny_{name}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, config
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_study_runs_end_to_end(name, tmp_path):
+    workdir = copy_project(tmp_path / name)
+    configfile, config = tiny_study(name, workdir)
+    dataset, form = config["dataset"]["name"], config["tables"]["study"]
+    # the study table and Table 3 (Tables 4, 5 and the figures are the default workflow's, tested elsewhere)
+    targets = [f"results/{dataset}/tables/study_{form}.{ext}" for ext in ("csv", "md", "tex", "html")]
+    run_snakemake(workdir, *targets, f"results/{dataset}/tables/table3.csv",
+                  "--configfile", str(configfile.relative_to(workdir)), timeout=1500)
+    table = pd.read_csv(workdir / "results" / dataset / "tables" / f"study_{form}.csv")
+    for ext in ("md", "tex", "html"):
+        assert (workdir / "results" / dataset / "tables" / f"study_{form}.{ext}").is_file()
+    assert (table["chosen_on_validation"] == "yes").sum() == 1
+    if name == "fu_imagenet_fraction":
+        assert table["imagenet_layers"].tolist() == ["20%", "100%"]
+        assert table["paper_test_accuracy"].tolist() == [0.79, 0.48]
+        assert table[["train_loss", "train_accuracy", "test_loss", "test_accuracy"]].notna().all().all()
+    elif name == "alberghi_galaxy10":
+        assert len(table) == 4 and table["test_roc_auc"].between(0, 1).all()
+        assert table["model"].str.contains("VGG16 stands in for VGG11").sum() == 2
+    else:
+        assert table["arch"].tolist() == ["EfficientNetV2S", "MobileNetV2"]
+        assert table["test_macro_f1"].notna().all() and (table["total_params"] > 0).all()
+        model_dir = workdir / "results" / dataset / "models" / "EfficientNetV2S" / "L513"
+        assert any((model_dir / "tensorboard").rglob("*tfevents*"))
+    # Tables 2 and 3 treat every architecture alike, the from-scratch ones included.
+    table3 = pd.read_csv(workdir / "results" / dataset / "tables" / "table3.csv")
+    assert set(table3["arch"]) == set(config["architectures"])
+
+
+def _model_files(tmp_path, arch, layers, schedule, weights, val_accuracy, reinitialise=False, restored_best=False):
+    """A metrics JSON and history CSV as evaluate_model and train_model write them."""
+    import json
+
+    subset = {"accuracy": val_accuracy, "loss": 1.0, "roc_auc": 0.9, "top_k_accuracy": 0.95,
+              "macro": {"f1-score": 0.5}}
+    metrics = {"arch": arch, "layers": layers, "schedule": schedule, "weights": weights, "reinitialise": reinitialise,
+               "trainable_params": 10 + layers, "total_params": 100, "epochs_run": 3, "best_epoch": 2,
+               "restored_best": restored_best, "val": subset, "test": subset | {"accuracy": val_accuracy - 0.1}}
+    stem = tmp_path / f"{arch}_{layers}"
+    (stem.with_suffix(".json")).write_text(json.dumps(metrics))
+    pd.DataFrame({"epoch": [1, 2, 3], "loss": [2.0, 1.5, 1.7], "accuracy": [0.3, 0.5, 0.4]}).to_csv(
+        stem.with_suffix(".csv"), index=False)
+    return str(stem.with_suffix(".json")), str(stem.with_suffix(".csv"))
+
+
+def test_study_tables_in_the_papers_forms(tmp_path):
+    from astrotune.study_tables import load_models, study_table
+
+    fu = [_model_files(tmp_path, "DenseNet121", 0, "frozen 100%", "imagenet", 0.5, True, restored_best=True),
+          _model_files(tmp_path, "DenseNet121", 342, "frozen 20%", "imagenet", 0.7, True)]
+    models = load_models(*zip(*fu))
+    table = study_table("fu_table1", models)
+    assert table["imagenet_layers"].tolist() == ["20%", "100%"]
+    assert table["paper_test_accuracy"].tolist() == [0.79, 0.48]
+    # the restored best epoch's training numbers, else the last epoch's
+    assert table["train_loss"].tolist() == [1.7, 1.5]
+    assert table["test_accuracy"].tolist() == pytest.approx([0.6, 0.4])
+    assert table["chosen_on_validation"].tolist() == ["yes", ""]
+
+    alberghi = [_model_files(tmp_path, "VGG11", 15, "scratch", "none", 0.6),
+                _model_files(tmp_path, "VGG16", 0, "L0", "imagenet", 0.5, True),
+                _model_files(tmp_path, "VGG16", 13, "L13", "imagenet", 0.7, True),
+                _model_files(tmp_path, "AvgPoolCNN", 19, "scratch", "none", 0.65)]
+    table = study_table("alberghi_table", load_models(*zip(*alberghi)))
+    assert table["paper_model"].tolist() == ["VGG11 from scratch", "VGG11 shallow tuning", "VGG11 deep tuning",
+                                             "Custom architecture"]
+    assert table["model"].str.contains("VGG16 stands in for VGG11").tolist() == [False, True, True, False]
+    assert table["chosen_on_validation"].tolist() == ["", "", "yes", ""]
+
+    yan = [_model_files(tmp_path, "MobileNetV2", 155, "frozen 0%", "imagenet", 0.6),
+           _model_files(tmp_path, "EfficientNetV2S", 513, "frozen 0%", "imagenet", 0.55)]
+    table = study_table("yan_table2", load_models(*zip(*yan)))
+    assert table["arch"].tolist() == ["EfficientNetV2S", "MobileNetV2"]
+    assert table["paper_parameters"].tolist() == ["20.6M", "6.9M"]
+    assert table["chosen_on_validation"].tolist() == ["", "yes"]
+    with pytest.raises(ValueError, match="tables.study"):
+        study_table("other", models)
+
+
+def test_galaxy10_sdss_class_names_keep_their_commas():
+    from astrotune.sky.galaxy10 import check_classes
+
+    names = list(VARIANTS["sdss"].class_names)
+    assert names[0] == "Disk, Face-on, No Spiral" and all("," in name for name in names)
+    config = {"dataset": {"name": "g10-sdss", "source": "galaxy10", "classes": names},
+              "galaxy10": {"variant": "sdss"}}
+    validate(config, str(SCHEMA))
+    check_classes(config["dataset"]["classes"], "sdss")

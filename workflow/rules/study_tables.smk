@@ -1,0 +1,20 @@
+# A table in the form of another paper's (config tables.study), from every trained model's metrics.
+# Defined only when the config asks for one (STUDY_FORM and STUDY_TABLE are set in common.smk).
+if STUDY_FORM:
+
+    rule write_study_table:
+        input:
+            metrics=[MODEL_METRICS.format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()],
+            histories=[f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n)
+                       for arch, n in training_jobs()],
+        output:
+            html=report(f"{STUDY_TABLE}.html", caption="../report/study_table.rst", category="Study table"),
+            extra=multiext(STUDY_TABLE, ".csv", ".md", ".tex"),
+        params:
+            form=STUDY_FORM,
+        conda:
+            "../envs/astrotune.yaml"
+        log:
+            f"logs/{DATASET}/write_study_table.log",
+        script:
+            "../scripts/write_study_table.py"

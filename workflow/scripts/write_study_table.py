@@ -1,0 +1,13 @@
+"""Snakemake adapter: per-model metrics and histories -> the study's table in another paper's form."""
+
+from pathlib import Path
+
+from astrotune.logs import rule_logging
+from astrotune.study_tables import load_models, study_table
+from astrotune.tables import write_table
+
+with rule_logging(snakemake.log[0]) as log:
+    models = load_models(snakemake.input.metrics, snakemake.input.histories)
+    table = study_table(snakemake.params.form, models)
+    log.info("%s: %d rows from %d models", snakemake.params.form, len(table), len(models))
+    write_table(table, Path(snakemake.output.html).with_suffix(""))
