@@ -8,6 +8,7 @@ from astrotune.config_checks import check_config
 from astrotune.features import cache_possible
 from astrotune.models.augment import AugmentationSettings
 from astrotune.models.trainable import training_steps
+from astrotune.models.zoo import ARCHITECTURES
 
 
 check_config(config, workflow.basedir, workflow.configfiles)
@@ -79,15 +80,23 @@ def unsupervised_weights_inputs(wildcards):
     return base_weights_inputs(config["unsupervised"]["backbone"], weights, config["dataset"]["image_size"])
 
 
+def cache_layers(arch):
+    """The trainable-layer count whose cut the architecture's feature cache sits at: the largest one
+    that leaves a frozen prefix (a step training every layer has nothing to cache), or None."""
+    partial = [n for n in arch_layers(arch) if n < ARCHITECTURES[arch].n_layers]
+    return max(partial) if partial else None
+
+
 def feature_cache(wildcards):
     """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not
     exact. Architectures given in the object form (their own weights, head or re-initialisation)
-    train in full."""
+    and steps that train every layer train in full."""
     possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]))
-    if not (config["performance"]["feature_cache"] and possible
-            and isinstance(config["architectures"][wildcards.arch], list)):
+    layers = cache_layers(wildcards.arch)
+    if not (config["performance"]["feature_cache"] and possible and layers is not None
+            and int(wildcards.layers) <= layers and isinstance(config["architectures"][wildcards.arch], list)):
         return []
-    return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{max(arch_layers(wildcards.arch))}.h5"]
+    return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{layers}.h5"]
 
 
 def cutout_manifests(wildcards):

@@ -32,7 +32,7 @@ rule train_model:
         seed=config["seed"],
         # The memory budget only decides in-memory vs streamed input, never a number: not a rerun trigger.
         performance={key: value for key, value in config["performance"].items() if key != "memory_budget_mb"},
-        feature_layers=lambda wildcards: max(arch_layers(wildcards.arch)),
+        feature_layers=lambda wildcards: cache_layers(wildcards.arch),
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
     threads: 1
