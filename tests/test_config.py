@@ -11,7 +11,7 @@ import yaml
 from snakemake.utils import validate
 
 from astrotune.config import NETWORK_KEYS, network_settings, output_settings, packing_provenance
-from astrotune.models.zoo import validate_schedule
+from astrotune.models.trainable import training_steps
 from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project, run_snakemake
 
 SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -28,8 +28,7 @@ def validated(config):
     """``config`` checked and completed with the schema defaults, as common.smk does it."""
     config = copy.deepcopy(config)
     validate(config, schema=str(SCHEMA))
-    for arch, schedule in config["architectures"].items():
-        validate_schedule(arch, schedule)
+    training_steps(config)
     return config
 
 

@@ -8,7 +8,7 @@ rule cache_features:
     output:
         features="results/{dataset}/features/{arch}/L{layers}.h5",
     params:
-        training={key: config["training"][key] for key in ("weights", "augmentation")},
+        training={key: config["training"][key] for key in ("weights", "augmentation", "center_crop")},
         seed=config["seed"],
         dtype=config["performance"]["feature_dtype"],
         keras_home=KERAS_HOME,

@@ -3,7 +3,7 @@ tensors crossing its deepest cut."""
 
 import os
 
-os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
+os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 
 from astrotune.features import compute_features  # noqa: E402
 from astrotune.logs import rule_logging  # noqa: E402
