@@ -2,7 +2,6 @@
 run each on a tiny Galaxy10-layout file (reduced schedule, 1 epoch, 32 px, random initial weights)."""
 
 import hashlib
-from pathlib import Path
 
 import h5py
 import numpy as np

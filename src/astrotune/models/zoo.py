@@ -125,10 +125,12 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, h
                      center_crop=0):
     """Input -> [augmentation] -> [CenterCrop] -> [Resizing] -> preprocessing -> base -> head -> softmax.
 
-    Pretrained bases run with ``training=False``, so their BatchNorm layers keep the ImageNet
-    statistics even when trainable (the Keras fine-tuning recipe); a randomly initialised base
-    (``weights="none"``) or one with re-initialised layers runs with ``training=None``, so its
-    trainable BatchNorm layers learn statistics from the data (frozen ones stay in inference mode).
+    Pretrained bases are called with ``training=False`` (the Keras fine-tuning recipe), but Keras
+    3.15 passes ``fit``'s ``training=True`` on to the nested base, so their *trainable* BatchNorm
+    layers do update statistics in ``fit``; frozen ones keep the ImageNet statistics. A randomly
+    initialised base (``weights="none"``) or one with re-initialised layers runs with
+    ``training=None``, so its trainable BatchNorm layers learn statistics from the data (frozen
+    ones stay in inference mode).
 
     Inputs smaller than the architecture's min_size (Xception 71, InceptionResNetV2 75) are
     upsampled to min_size by a Resizing layer before the base; layer and parameter counts of
