@@ -15,7 +15,7 @@ if SOURCE != "galaxy10":
             max_failed_fraction=config["dataset"]["max_failed_fraction"],
             provenance=packing_provenance(config),
             max_pixels=config["dataset"]["max_pixels"],
-        threads: workflow.cores  # decoding workers: every core locally (profiles/slurm sets 8)
+        threads: 8  # decoding workers; Snakemake caps them at --cores locally
         conda:
             "../envs/astrotune.yaml"
         log:
