@@ -10,8 +10,11 @@ Same data, seed and epochs for both sweeps (random initial weights, CPU). Prints
 Per-epoch times are given after warm-up: the first epoch of each step (tracing, tf.data autotuning)
 is left out of the "epochs after warm-up" figure.
 
-Usage: nice -n 15 .venv/bin/python benchmarks/sweep_cache.py [--arch DenseNet121] [--size 64]
-       [--images 160] [--epochs 3]
+A cached step that falls back to full training stops the script (its ratio would be meaningless).
+
+Usage: .venv/bin/python benchmarks/sweep_cache.py [--arch DenseNet121] [--size 64] [--images 160]
+       [--epochs 3] [--batch-size 32] [--layers 0 45]
+The figures in the README: --size 512 --images 64 --epochs 8 (about 35 minutes on 2 cores).
 """
 
 import argparse
@@ -50,20 +53,43 @@ def write_problem(path, images, labels):
                                       np.full(n, np.nan), np.full(n, np.nan), ["GALAXY", "STAR", "QSO"]))
 
 
+class FallbackLog(logging.Handler):
+    """Collects ``astrotune.train``'s messages saying a step trained the full model instead of the cache."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        if "training the full model" in record.getMessage():
+            self.messages.append(record.getMessage())
+
+
 def sweep(arch, schedule, images, labels, train_rows, val_rows, settings, folder, features=None):
-    """Train every step; returns (table, wall seconds, seconds of epochs after the first per step)."""
+    """Train every step; returns (table, wall seconds, seconds of epochs after the first per step).
+
+    Raises:
+        SystemExit: a step of the cached sweep fell back to full training (the ratio would be wrong).
+    """
     from astrotune.train import train
 
+    fallbacks = FallbackLog()
+    train_log = logging.getLogger("astrotune.train")
+    train_log.setLevel(logging.INFO)
+    train_log.addHandler(fallbacks)
     rows, after_warmup, started = [], 0.0, time.perf_counter()
     for layers in schedule:
         _, history, _ = train(images, labels, train_rows, val_rows, N_CLASSES, arch, layers, settings,
                               folder / f"L{layers}", f"{arch}-{layers}", features=features)
+        if features and fallbacks.messages:
+            raise SystemExit(f"cached L={layers} trained the full model: {fallbacks.messages}")
         last = history.iloc[-1]
         rows.append({"layers": layers, "val_accuracy": round(float(last["val_accuracy"]), 4),
                      "val_loss": round(float(last["val_loss"]), 4), "epoch_seconds": list(history["seconds"])})
         after_warmup += float(history["seconds"][1:].sum())
         print(f"  {'cached' if features else 'full'} L={layers}: val_accuracy {rows[-1]['val_accuracy']}, "
               f"epoch seconds {rows[-1]['epoch_seconds']}")
+    train_log.removeHandler(fallbacks)
     return pd.DataFrame(rows), time.perf_counter() - started, after_warmup
 
 
@@ -111,6 +137,7 @@ def main():
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--images", type=int, default=160, help="images (75%% train, 25%% validation)")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32, help="the study default")
     parser.add_argument("--layers", type=int, nargs="+", help="a shorter schedule for a quick check "
                                                                 "(default: the architecture's Table 3 schedule)")
     parser.add_argument("--memory-images", type=int, default=6000, help="images of the streamed data set")
@@ -131,7 +158,7 @@ def main():
     use_threads(2)
     keras.utils.disable_interactive_logging()
     schedule = args.layers or SCHEDULES[args.arch]
-    settings = TrainingSettings(epochs=args.epochs, batch_size=16, learning_rate=1e-3, seed=42)
+    settings = TrainingSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=1e-3, seed=42)
     images, labels = synthetic_problem(args.images, args.size)
     n_train = int(0.75 * len(labels))
     train_rows, val_rows = np.arange(n_train), np.arange(n_train, len(labels))
@@ -139,7 +166,8 @@ def main():
         tmp = Path(tmp)
         write_problem(tmp / "dataset.h5", images, labels)
         print(f"{args.arch}, schedule {schedule}, {args.images} images of {args.size} px "
-              f"({n_train} train / {len(val_rows)} validation), {args.epochs} epochs, batch 16, seed 42, CPU")
+              f"({n_train} train / {len(val_rows)} validation), {args.epochs} epochs, batch {args.batch_size}, "
+              "seed 42, CPU")
 
         full, full_wall, full_warm = sweep(args.arch, schedule, images, labels, train_rows, val_rows, settings,
                                            tmp / "full")
@@ -149,7 +177,7 @@ def main():
         cache_seconds = time.perf_counter() - started
         cached, cached_wall, cached_warm = sweep(
             args.arch, schedule, images, labels, train_rows, val_rows, settings, tmp / "cached",
-            CacheFile(str(cache), str(tmp / "dataset.h5"), max(schedule)))
+            CacheFile(str(cache), sha256_file(tmp / "dataset.h5"), max(schedule)))
         cached_wall += cache_seconds
 
         for name, table in (("without cache (full model on images)", full), ("with feature cache", cached)):
@@ -164,12 +192,12 @@ def main():
 
         onehot = np.eye(N_CLASSES)[labels]
         order = epoch_order(train_rows, settings.seed, 0)
-        image_rate = pipeline_rate(Rows([images]), order, onehot, 16)
+        image_rate = pipeline_rate(Rows([images]), order, onehot, args.batch_size)
         full_step = n_train * epochs_after / full_warm
         key = CacheKey(sha256_file(tmp / "dataset.h5"), args.arch, max(schedule), "none", 42, False, "float32")
         h5 = open_cache(cache, key)
         names = [name for name in h5 if name.startswith("tensor_")]
-        feature_rate = pipeline_rate(open_rows(h5, names, 2048, views=True), order, onehot, 16)
+        feature_rate = pipeline_rate(open_rows(h5, names, 2048, views=True), order, onehot, args.batch_size)
         cached_step = n_train * epochs_after / cached_warm
         print(f"input pipeline, images: {image_rate:.0f} images/s; the full model's training consumes "
               f"{full_step:.0f} images/s (input {image_rate / full_step:.0f}x faster)")

@@ -10,6 +10,7 @@ import pytest
 from astrotune.data.store import PackedDataset, write_dataset
 from astrotune.errors import InputError
 from astrotune.features import CacheFile, CacheKey, cache_possible, compute_features, open_cache
+from astrotune.io import sha256_file
 from astrotune.models.augment import AugmentationSettings
 from astrotune.train import TrainingSettings, train
 
@@ -27,12 +28,19 @@ def problem(tmp_path_factory):
     return {"images": images, "labels": labels, "train": np.arange(24), "val": np.arange(24, 36), "folder": folder}
 
 
-def _train(problem, tmp_path, settings, features=None):
+def _train(problem, tmp_path, settings, features=None, performance=None):
     return train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, ARCH, LAYERS,
-                 settings, tmp_path / "checkpoint", "fingerprint", features=features)
+                 settings, tmp_path / "checkpoint", "fingerprint", features=features, performance=performance)
 
 
-def test_cached_training_equals_full_training(problem, tmp_path, caplog):
+# In memory, the frozen layers between the cache cut (9 layers) and the job's cut (5) run once before
+# training; under a tiny budget the cache is streamed and those layers run in every epoch.
+@pytest.mark.parametrize("budget_mb, log_line", [
+    (2048, "the frozen layers from the cache cut at base layer 21 ran once"),
+    (0.01, "their output (0 MB) exceeds the in-memory budget")])
+def test_cached_training_equals_full_training(problem, tmp_path, caplog, budget_mb, log_line):
+    from astrotune.data.pipeline import PerformanceSettings
+
     settings = TrainingSettings(epochs=2, batch_size=8, learning_rate=0.01, balancing="class_weights", seed=3)
     dataset = problem["folder"] / "dataset.h5"
     cache = tmp_path / "L9.h5"
@@ -42,8 +50,9 @@ def test_cached_training_equals_full_training(problem, tmp_path, caplog):
     full_model, full_history, _ = _train(problem, tmp_path / "full", settings)
     with caplog.at_level(logging.INFO):
         cached_model, cached_history, _ = _train(problem, tmp_path / "cached", settings,
-                                                 CacheFile(str(cache), str(dataset), DEEPEST))
-    assert "training the suffix after base layer" in caplog.text
+                                                 CacheFile(str(cache), sha256_file(dataset), DEEPEST),
+                                                 PerformanceSettings(memory_budget_mb=budget_mb))
+    assert "training the suffix after base layer" in caplog.text and log_line in caplog.text
     assert list(cached_history.columns) == list(full_history.columns)
     np.testing.assert_array_equal(cached_history["val_accuracy"], full_history["val_accuracy"])
     for column in ("loss", "val_loss"):
@@ -77,7 +86,7 @@ def test_dihedral_cache_holds_eight_views_and_trains(problem, tmp_path, caplog):
 
     with caplog.at_level(logging.INFO):
         train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, ARCH, LAYERS,
-              settings, tmp_path / "checkpoint", "fp", features=CacheFile(str(cache), str(dataset), DEEPEST),
+              settings, tmp_path / "checkpoint", "fp", features=CacheFile(str(cache), sha256_file(dataset), DEEPEST),
               performance=PerformanceSettings(feature_dtype="float16"))
     assert "a dihedral view per image per epoch" in caplog.text
 
@@ -96,11 +105,11 @@ def test_cache_of_other_inputs_is_refused_and_random_prefixes_fall_back(problem,
     assert cache_possible(ARCH, AugmentationSettings(dihedral=True))[0]
     rotate = TrainingSettings(epochs=1, batch_size=8, augmentation=AugmentationSettings(rotate=True), seed=3)
     with caplog.at_level(logging.INFO):
-        _train(problem, tmp_path, rotate, CacheFile(str(cache), str(dataset), DEEPEST))
+        _train(problem, tmp_path, rotate, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
     assert "feature cache off: augmentation other than the dihedral group" in caplog.text
     # A cache of another seed's random weights is refused by the key before any spot check.
     caplog.clear()
     other_seed = TrainingSettings(epochs=1, batch_size=8, seed=4)
     with caplog.at_level(logging.INFO):
-        _train(problem, tmp_path / "other", other_seed, CacheFile(str(cache), str(dataset), DEEPEST))
+        _train(problem, tmp_path / "other", other_seed, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
     assert "differs in: seed" in caplog.text and "training the full model" in caplog.text

@@ -13,6 +13,7 @@ import pytest
 
 from astrotune.checkpoints import STATE_FILE, training_fingerprint
 from astrotune.data.store import PackedDataset, write_dataset
+from astrotune.io import sha256_file
 from astrotune.models.augment import AugmentationSettings
 from astrotune.train import EarlyStopping, TrainingSettings, train
 
@@ -41,7 +42,7 @@ SETTINGS = TrainingSettings(epochs=8, batch_size=8, learning_rate=0.01, balancin
 
 
 def run(problem, checkpoint_dir, settings=SETTINGS):
-    fingerprint = training_fingerprint(problem["folder"] / "dataset.h5", problem["folder"] / "split.csv",
+    fingerprint = training_fingerprint(sha256_file(problem["folder"] / "dataset.h5"), problem["folder"] / "split.csv",
                                        "CompactCNN", 30, settings)
     return train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, "CompactCNN",
                  30, settings, checkpoint_dir, fingerprint)
@@ -114,5 +115,18 @@ def test_checkpoint_of_other_settings_is_not_resumed(problem, tmp_path, caplog):
     changed = TrainingSettings(epochs=1, batch_size=8, learning_rate=0.005, seed=11)
     with caplog.at_level("INFO"):
         _, history, _ = run(problem, checkpoint, changed)
-    assert "belongs to other settings or data; starting fresh" in caplog.text
+    assert "(it belongs to other settings or data); starting fresh" in caplog.text
     assert list(history["epoch"]) == [1]
+
+
+def test_checkpoint_that_does_not_fit_the_model_is_not_resumed(problem, tmp_path, caplog):
+    checkpoint = tmp_path / "checkpoint"
+    settings = TrainingSettings(epochs=2, batch_size=8, seed=11)
+    run(problem, checkpoint, settings)
+    saved = checkpoint / json.loads((checkpoint / STATE_FILE).read_text())["model_file"]
+    with np.load(saved) as values:
+        np.savez(saved, *[values[name] for name in values.files][:-1])
+    with caplog.at_level("INFO"):
+        _, history, _ = run(problem, checkpoint, settings)
+    assert "variables, the model has" in caplog.text and "starting fresh" in caplog.text
+    assert list(history["epoch"]) == [1, 2]

@@ -42,11 +42,11 @@ class CacheKey:
 
 @dataclass(frozen=True)
 class CacheFile:
-    """A feature cache a training job may use: its path, the packed data set it was computed from,
-    and the trainable-layer count of its cut."""
+    """A feature cache a training job may use: its path, the sha256 of the packed data set it was
+    computed from, and the trainable-layer count of its cut."""
 
     path: str
-    dataset_path: str
+    dataset_sha256: str
     layers: int
 
 
@@ -81,8 +81,10 @@ def _views(images, dihedral):
     return dihedral_views(images) if dihedral else [images]
 
 
-def compute_features(dataset_path, output_path, arch, layers, settings, dtype="float32", batch_size=32):
+def compute_features(dataset_path, output_path, arch, layers, settings, dtype="float32"):
     """Run the frozen prefix over every image of a packed data set and write the crossing tensors.
+
+    Images are read and tensors written batch by batch, so neither is ever held whole in memory.
 
     Args:
         dataset_path: packed HDF5 data set (``data/store.py``).
@@ -91,22 +93,23 @@ def compute_features(dataset_path, output_path, arch, layers, settings, dtype="f
         layers: the deepest trainable-layer count of the schedule (the cache cut).
         settings: train.TrainingSettings (weights, seed, augmentation).
         dtype: ``float32`` or ``float16``.
-        batch_size: images per prefix call.
     """
     from astrotune.data.store import read_dataset
     from astrotune.models.cut import prefix_outputs
 
-    dataset = read_dataset(dataset_path)
+    dataset = read_dataset(dataset_path, with_images=False)
     dihedral = settings.augmentation.dihedral_only
-    _, split = prefix_model(arch, len(dataset.class_names), dataset.images.shape[1:], layers, settings)
     key = CacheKey(sha256_file(dataset_path), arch, int(layers), settings.weights, settings.seed, dihedral, dtype)
     n = len(dataset)
     views = N_VIEWS if dihedral else 1
-    with atomic_path(output_path) as tmp:
+    with h5py.File(dataset_path, "r") as packed, atomic_path(output_path) as tmp:
+        images_in = packed["images"]
+        _, split = prefix_model(arch, len(dataset.class_names), images_in.shape[1:], layers, settings)
+        batch_size = _images_per_call([images_in.shape[1:]])
         with h5py.File(tmp, "w") as h5:
             outputs = None
             for start in range(0, n, batch_size):
-                batch = dataset.images[start:start + batch_size].astype("float32")
+                batch = images_in[start:start + batch_size].astype("float32")
                 for view, images in enumerate(_views(batch, dihedral)):
                     tensors = prefix_outputs(split.prefix, np.ascontiguousarray(images))
                     if outputs is None:
@@ -149,6 +152,11 @@ def tensor_names(h5):
 class CachedTraining:
     """Train a classifier's suffix on a feature cache; its weights are the classifier's.
 
+    When the job trains fewer layers than the cache's cut leaves, the frozen base layers between
+    the two cuts are run once over the rows the job uses (``cut.middle_model``), not in every
+    epoch, as long as their output fits the memory budget; the suffix then starts at the job's own
+    cut.
+
     Args:
         model: the compiled classifier of the training job (fresh or resumed).
         h5: the open cache (``open_cache``).
@@ -157,33 +165,39 @@ class CachedTraining:
         budget_mb: in-memory budget; larger caches are streamed.
         check_images: a few images (N, H, W, 3) of rows ``check_rows`` to spot-check the cache.
         check_rows: their rows in the data set.
+        used_rows: every row the job trains or validates on (repeats allowed).
         jit_compile: as the classifier was compiled.
 
     Raises:
         ValueError: the cache cannot serve this model (the message says why; train falls back).
     """
 
-    def __init__(self, model, h5, layers, settings, budget_mb, check_images, check_rows, jit_compile=False):
+    def __init__(self, model, h5, layers, settings, budget_mb, check_images, check_rows, used_rows,
+                 jit_compile=False):
         from astrotune.data.pipeline import open_rows
-        from astrotune.models.cut import (find_base, prefix_is_deterministic, prefix_is_frozen, prefix_outputs,
+        from astrotune.models.cut import (eager_outputs, find_base, prefix_is_deterministic, prefix_is_frozen,
                                           split_classifier)
 
         base = find_base(model)
-        cut = int(h5.attrs["cut"])
-        if len(base.layers) - cut < layers:
+        cut, own_cut = int(h5.attrs["cut"]), len(base.layers) - layers
+        if cut > own_cut:
             raise ValueError(f"the cache cut ({len(base.layers) - cut} trainable layers) is shallower than {layers}")
         if not prefix_is_frozen(model, cut) or not prefix_is_deterministic(model, cut):
             raise ValueError("the prefix before the cache cut is not frozen and deterministic")
-        self.split = split_classifier(model, cut)
         self.settings = settings
+        self.cache_cut = cut
         self.views = bool(json.loads(h5.attrs["key"])["dihedral"])
         self.rows = open_rows(h5, tensor_names(h5), budget_mb, views=True, source=h5.filename)
-        expected = prefix_outputs(self.split.prefix, np.asarray(check_images, dtype="float32"))
+        self.used = None  # the rows held in self.rows, once the job's rows are advanced (else all)
+        expected = eager_outputs(split_classifier(model, cut).prefix, np.asarray(check_images, dtype="float32"))
         cached = self.rows.take(check_rows)
         tolerance = 1e-3 if h5[tensor_names(h5)[0]].dtype == np.float32 else 2e-2
         for want, got in zip(expected, cached):
             if not np.allclose(got.astype("float32"), want, rtol=tolerance, atol=tolerance):
                 raise ValueError("the cached tensors differ from the prefix's output on a spot check")
+        if own_cut > cut and prefix_is_deterministic(model, own_cut):
+            cut = self._advance(model, cut, own_cut, np.unique(used_rows), budget_mb)
+        self.split = split_classifier(model, cut)
         self.suffix = self.split.suffix
         # One optimizer for both models, built on the classifier's variable order, so the optimizer
         # state saved with the classifier's checkpoints resumes the suffix's training.
@@ -192,6 +206,37 @@ class CachedTraining:
         self.suffix.compile(optimizer=model.optimizer, loss="categorical_crossentropy", metrics=["accuracy"],
                             jit_compile=jit_compile)
 
+    def _advance(self, model, cut, own_cut, rows, budget_mb):
+        """Run the frozen layers between ``cut`` and ``own_cut`` once over ``rows`` (all views);
+        returns the cut the suffix starts at (``cut`` itself when the result would exceed the budget)."""
+        from astrotune.data.pipeline import MB, Rows
+        from astrotune.models.cut import middle_model, model_input, prefix_outputs
+
+        middle = middle_model(model, cut, own_cut)
+        shapes = [tuple(output.shape[1:]) for output in middle.outputs]
+        n_views = N_VIEWS if self.views else 1
+        nbytes = n_views * len(rows) * sum(int(np.prod(shape)) for shape in shapes) * 4
+        if nbytes > budget_mb * MB:
+            log.info("running the frozen layers between the cache cut and this job's cut in every epoch: "
+                     "their output (%.0f MB) exceeds the in-memory budget", nbytes / MB)
+            return cut
+        arrays = [np.empty((n_views, len(rows), *shape), dtype="float32") for shape in shapes]
+        batch = _images_per_call(self.rows.row_shapes())
+        for view in range(n_views):
+            for start in range(0, len(rows), batch):
+                part = rows[start:start + batch]
+                inputs = [array.astype("float32") for array in self.rows.take(part, np.full(len(part), view))]
+                for array, output in zip(arrays, prefix_outputs(middle, model_input(inputs))):
+                    array[view, start:start + len(part)] = output
+        self.rows, self.used = Rows(arrays, views=True), rows
+        return own_cut
+
+    def _indexed(self, rows, onehot):
+        """``rows`` as positions in self.rows, and the one-hot labels by position."""
+        if self.used is None:
+            return rows, onehot
+        return np.searchsorted(self.used, rows), onehot[self.used]
+
     def epoch_data(self, indices, onehot, epoch):
         """The epoch's batches: the rows of ``indices`` permuted by (seed, epoch), with a dihedral view
         per position drawn from (seed, epoch) when the cache holds views."""
@@ -199,10 +244,16 @@ class CachedTraining:
 
         order = epoch_order(indices, self.settings.seed, epoch)
         views = epoch_views(len(order), self.settings.seed, epoch, N_VIEWS) if self.views else None
-        return epoch_dataset(self.rows, order, onehot, self.settings.batch_size, views=views)
+        return epoch_dataset(self.rows, *self._indexed(order, onehot), self.settings.batch_size, views=views)
 
     def eval_data(self, rows, onehot):
         """Batches of ``rows`` in order, untransformed (validation)."""
         from astrotune.data.pipeline import epoch_dataset
 
-        return epoch_dataset(self.rows, rows, onehot, self.settings.batch_size)
+        return epoch_dataset(self.rows, *self._indexed(np.asarray(rows), onehot), self.settings.batch_size)
+
+
+def _images_per_call(row_shapes, pixels_per_call=16 * 512 * 512):
+    """Rows per prefix call: 32, fewer for large rows, so a call's activations stay near 2 GB."""
+    pixels = max(int(np.prod(shape[:-1])) if len(shape) > 1 else 1 for shape in row_shapes)
+    return int(np.clip(pixels_per_call // pixels, 1, 32))

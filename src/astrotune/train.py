@@ -104,13 +104,6 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_
     return model
 
 
-def _layers_within(layer):
-    """``layer`` and every layer nested in it (functional models, Sequential blocks)."""
-    yield layer
-    for inner in getattr(layer, "layers", ()):
-        yield from _layers_within(inner)
-
-
 def reseed_random_layers(model, seed, epoch):
     """Set every random layer's generator (augmentation, dropout) from (seed, epoch, layer).
 
@@ -119,7 +112,9 @@ def reseed_random_layers(model, seed, epoch):
     """
     import keras
 
-    for index, layer in enumerate(_layers_within(model)):
+    from astrotune.models.trainable import layers_within
+
+    for index, layer in enumerate(layers_within(model)):
         for generator in [value for value in vars(layer).values() if isinstance(value, keras.random.SeedGenerator)]:
             value = int(np.random.default_rng([seed, epoch, index]).integers(2**31))
             generator.state.assign(np.array([value, 0], dtype=generator.state.dtype))
@@ -136,12 +131,11 @@ def epoch_batches(images, onehot, indices, epoch, settings):
     return epoch_dataset(source, epoch_order(indices, settings.seed, epoch), onehot, settings.batch_size)
 
 
-def cached_training(model, arch, features, images, train_rows, layers, settings, performance):
+def cached_training(model, arch, features, images, used_rows, layers, settings, performance):
     """A ``features.CachedTraining`` on the cache file ``features``, or None (full training; the log
     says why)."""
     from astrotune.data.pipeline import Rows
     from astrotune.features import CacheKey, CachedTraining, cache_possible, open_cache
-    from astrotune.io import sha256_file
 
     if not performance.feature_cache or features is None:
         return None
@@ -150,18 +144,19 @@ def cached_training(model, arch, features, images, train_rows, layers, settings,
         log.info("feature cache off: %s; training the full model", reason)
         return None
     source = images if isinstance(images, Rows) else Rows([images])
-    dataset_sha = sha256_file(features.dataset_path)
-    key = CacheKey(dataset_sha, arch, features.layers, settings.weights, settings.seed,
+    key = CacheKey(features.dataset_sha256, arch, features.layers, settings.weights, settings.seed,
                    settings.augmentation.dihedral_only, performance.feature_dtype)
-    check = np.asarray(train_rows[:2])
+    check = np.asarray(used_rows[:1])  # one image: an eager pass of a 512 px prefix takes about a second
     try:
         cached = CachedTraining(model, open_cache(features.path, key), layers, settings,
-                                performance.memory_budget_mb, source.take(check)[0], check)
+                                performance.memory_budget_mb, source.take(check)[0], check, used_rows)
     except ValueError as err:
         log.info("feature cache %s not used: %s; training the full model", features.path, err)
         return None
-    log.info("training the suffix after base layer %d on cached tensors %s%s", cached.split.cut, features.path,
-             " (a dihedral view per image per epoch)" if cached.views else "")
+    log.info("training the suffix after base layer %d on cached tensors %s%s%s", cached.split.cut, features.path,
+             " (a dihedral view per image per epoch)" if cached.views else "",
+             f"; the frozen layers from the cache cut at base layer {cached.cache_cut} ran once"
+             if cached.split.cut > cached.cache_cut else "")
     return cached
 
 
@@ -217,12 +212,12 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     make_deterministic(settings.seed)
     indices, class_weight = balancing_plan(train_rows, labels[train_rows], n_classes, settings.balancing,
                                            settings.seed)
-    model, state = load_checkpoint(checkpoint_dir, fingerprint)
-    if model is None:
-        shape = images.row_shapes()[0] if isinstance(images, Rows) else images.shape[1:]
-        model = compiled_model(arch, layers, n_classes, shape, len(indices), settings, jit_compile)
+    shape = images.row_shapes()[0] if isinstance(images, Rows) else images.shape[1:]
+    model = compiled_model(arch, layers, n_classes, shape, len(indices), settings, jit_compile)
+    state = load_checkpoint(checkpoint_dir, fingerprint, model)
     onehot = keras.utils.to_categorical(labels, n_classes)
-    cached = cached_training(model, arch, features, images, train_rows, layers, settings, performance)
+    cached = cached_training(model, arch, features, images, np.concatenate([indices, val_rows]), layers, settings,
+                             performance)
     source = images if isinstance(images, Rows) else Rows([images])
     val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
                 else cached.eval_data(val_rows, onehot))
@@ -242,7 +237,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
         state.history.append({"epoch": epoch + 1, **metrics, "seconds": round(time.perf_counter() - started, 3)})
         if _improved(state, metrics["val_loss"], settings):
             state.best_epoch, state.best_val_loss = epoch + 1, metrics["val_loss"]
-            save_best_weights(checkpoint_dir, model)
+            if settings.early_stopping.patience:
+                save_best_weights(checkpoint_dir, model)
         state.stopped = _should_stop(state, settings)
         if state.stopped:
             log.info("early stopping after epoch %d: best validation loss %.4f at epoch %d",

@@ -16,7 +16,7 @@ from astrotune.data.store import read_dataset  # noqa: E402
 from astrotune.data.subsets import read_split, subset_indices  # noqa: E402
 from astrotune.evaluate import VIEWS, predictions_table  # noqa: E402
 from astrotune.features import CacheFile  # noqa: E402
-from astrotune.io import atomic_path  # noqa: E402
+from astrotune.io import atomic_path, sha256_file  # noqa: E402
 from astrotune.logs import rule_logging  # noqa: E402
 from astrotune.models.metadata import attach_metadata  # noqa: E402
 from astrotune.models.zoo import save_model  # noqa: E402
@@ -36,13 +36,13 @@ with rule_logging(snakemake.log[0]):
     settings = TrainingSettings.from_config(snakemake.params.training, seed=snakemake.params.seed)
     arch, layers = snakemake.wildcards.arch, int(snakemake.wildcards.layers)
     checkpoint_dir = snakemake.params.checkpoint_dir
-    features = [CacheFile(path, snakemake.input.dataset, snakemake.params.feature_layers)
-                for path in snakemake.input.features]
+    dataset_sha256 = sha256_file(snakemake.input.dataset)  # hashed once: Galaxy10's file is GBs
+    features = [CacheFile(path, dataset_sha256, snakemake.params.feature_layers) for path in snakemake.input.features]
     model, history, state = train(
         images, dataset.labels, rows["train"], rows["val"],
         n_classes=len(dataset.class_names), arch=arch, layers=layers, settings=settings,
         checkpoint_dir=checkpoint_dir,
-        fingerprint=training_fingerprint(snakemake.input.dataset, snakemake.input.split, arch, layers, settings),
+        fingerprint=training_fingerprint(dataset_sha256, snakemake.input.split, arch, layers, settings),
         features=features[0] if features else None, performance=performance,
     )
     predictions = pd.concat([

@@ -10,12 +10,31 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 
+def layers_within(layer):
+    """``layer`` and every layer nested in it (functional models, Sequential blocks)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from layers_within(inner)
+
+
+def changing_weights(model):
+    """The weights training can change, in ``model.weights`` order: the trainable ones and the
+    non-trainable ones of layers that train (BatchNorm moving statistics). A frozen layer's weights
+    stay as built."""
+    changing = {id(variable) for variable in model.trainable_variables}
+    for layer in layers_within(model):
+        if layer.trainable and not hasattr(layer, "layers"):
+            changing.update(id(variable) for variable in layer.non_trainable_weights)
+    return [variable for variable in model.weights if id(variable) in changing]
+
+
 def set_trainable_last_layers(model, base, n):
     """Freeze the base except its last ``n`` layers; everything outside the base stays trainable.
 
     The pooling layer is the base's last layer and counts as one; BatchNorm gamma/beta train
-    when their layer is among the last ``n`` (their moving statistics never do, and the base is
-    called with ``training=False``). The caller must (re)compile the model afterwards.
+    when their layer is among the last ``n``. Keras 3.15 passes ``fit``'s ``training=True`` into
+    the base despite its ``training=False`` call, so those trainable BatchNorm layers update their
+    moving statistics too; frozen ones never do. The caller must (re)compile the model afterwards.
 
     Args:
         model: classifier from ``zoo.build_classifier``.
