@@ -152,9 +152,12 @@ def epoch_dataset(source, order, onehot, batch_size, views=None, dtype="float32"
         x = outputs[0] if len(shapes) == 1 else tuple(outputs[:-1])
         return x, outputs[-1]
 
+    # A streamed source keeps at most 4 batches in flight, so its memory stays bounded; in memory,
+    # tf.data tunes both.
+    in_flight = 2 if source.streamed else tf.data.AUTOTUNE
     return (tf.data.Dataset.range(n_batches)
-            .map(load_tensors, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE))
+            .map(load_tensors, num_parallel_calls=in_flight, deterministic=True)
+            .prefetch(in_flight))
 
 
 def configure_accelerators(settings):
