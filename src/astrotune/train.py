@@ -120,21 +120,19 @@ def reseed_random_layers(model, seed, epoch):
             generator.state.assign(np.array([value, 0], dtype=generator.state.dtype))
 
 
-def epoch_batches(images, onehot, indices, epoch, settings):
+def epoch_batches(source, onehot, indices, epoch, settings):
     """The shuffled batches of one epoch over ``indices`` (repeats allowed), fixed by (seed, epoch).
 
-    ``images`` is an array or a ``pipeline.Rows`` (possibly streamed); only each batch's rows are copied.
+    ``source`` is a ``pipeline.Rows`` of the images (possibly streamed); only each batch's rows are copied.
     """
-    from astrotune.data.pipeline import Rows, epoch_dataset, epoch_order
+    from astrotune.data.pipeline import epoch_dataset, epoch_order
 
-    source = images if isinstance(images, Rows) else Rows([images])
     return epoch_dataset(source, epoch_order(indices, settings.seed, epoch), onehot, settings.batch_size)
 
 
-def cached_training(model, arch, features, images, used_rows, layers, settings, performance):
+def cached_training(model, arch, features, source, used_rows, layers, settings, performance):
     """A ``features.CachedTraining`` on the cache file ``features``, or None (full training; the log
-    says why)."""
-    from astrotune.data.pipeline import Rows
+    says why). ``source`` is a ``pipeline.Rows`` of the images."""
     from astrotune.features import CacheKey, CachedTraining, cache_possible, open_cache
 
     if not performance.feature_cache or features is None:
@@ -143,7 +141,6 @@ def cached_training(model, arch, features, images, used_rows, layers, settings, 
     if not possible:
         log.info("feature cache off: %s; training the full model", reason)
         return None
-    source = images if isinstance(images, Rows) else Rows([images])
     key = CacheKey(features.dataset_sha256, arch, features.layers, settings.weights, settings.seed,
                    settings.augmentation.dihedral_only, performance.feature_dtype)
     check = np.asarray(used_rows[:1])  # one image: an eager pass of a 512 px prefix takes about a second
@@ -212,13 +209,12 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     make_deterministic(settings.seed)
     indices, class_weight = balancing_plan(train_rows, labels[train_rows], n_classes, settings.balancing,
                                            settings.seed)
-    shape = images.row_shapes()[0] if isinstance(images, Rows) else images.shape[1:]
-    model = compiled_model(arch, layers, n_classes, shape, len(indices), settings, jit_compile)
+    source = images if isinstance(images, Rows) else Rows([images])
+    model = compiled_model(arch, layers, n_classes, source.row_shapes()[0], len(indices), settings, jit_compile)
     state = load_checkpoint(checkpoint_dir, fingerprint, model)
     onehot = keras.utils.to_categorical(labels, n_classes)
-    cached = cached_training(model, arch, features, images, np.concatenate([indices, val_rows]), layers, settings,
+    cached = cached_training(model, arch, features, source, np.concatenate([indices, val_rows]), layers, settings,
                              performance)
-    source = images if isinstance(images, Rows) else Rows([images])
     val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
                 else cached.eval_data(val_rows, onehot))
     callbacks = ([keras.callbacks.TensorBoard(str(Path(checkpoint_dir).parent / "tensorboard"))]
