@@ -3,9 +3,7 @@
 Same data, seed and epochs for both sweeps (random initial weights, CPU). Prints:
   1. both accuracy tables (validation accuracy and loss of the last epoch per step);
   2. input-pipeline images/s against what the training step consumes, for images and cached tensors;
-  3. the peak memory (RSS) of training on a data set streamed because it exceeds the in-memory budget,
-     against the same training on a small in-memory data set (the model's own needs);
-  4. the wall-time ratio of the whole schedule (cache computation included) as the LAST line.
+  3. the wall-time ratio of the whole schedule (cache computation included) as the LAST line.
 
 Per-epoch times are given after warm-up: the first epoch of each step (tracing, tf.data autotuning)
 is left out of the "epochs after warm-up" figure.
@@ -15,12 +13,11 @@ A cached step that falls back to full training stops the script (its ratio would
 Usage: .venv/bin/python benchmarks/sweep_cache.py [--arch DenseNet121] [--size 64] [--images 160]
        [--epochs 3] [--batch-size 32] [--layers 0 45]
 The figures in the README: --size 512 --images 64 --epochs 8 (about 35 minutes on 2 cores).
+The peak memory of a streamed training is measured by benchmarks/streaming_memory.py.
 """
 
 import argparse
-import json
 import logging
-import subprocess
 import sys
 import tempfile
 import time
@@ -106,31 +103,6 @@ def pipeline_rate(source, order, onehot, batch_size, views=None, repeats=3):
     return float(np.median(rates[1:]))
 
 
-MEMORY_CHILD = """
-import json, sys
-import h5py, numpy as np
-from astrotune.data.pipeline import PerformanceSettings, open_rows
-from astrotune.data.store import read_dataset
-from astrotune.train import TrainingSettings, train
-path, budget = sys.argv[1], float(sys.argv[2])
-dataset = read_dataset(path, with_images=False)
-images = open_rows(h5py.File(path, "r"), ["images"], budget)
-n = len(dataset.labels)
-settings = TrainingSettings(epochs=1, batch_size=32, seed=1)
-train(images, dataset.labels, np.arange(n - 64), np.arange(n - 64, n), 3, "CompactCNN", 0, settings,
-      sys.argv[3], "memory", performance=PerformanceSettings(memory_budget_mb=budget))
-# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child would report its parent's peak.
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"streamed": images.streamed, "peak_rss_mb": int(hwm.split()[1]) / 1024}))
-"""
-
-
-def peak_memory(path, budget_mb, checkpoint_dir):
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(path), str(budget_mb), str(checkpoint_dir)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="DenseNet121")
@@ -140,9 +112,6 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32, help="the study default")
     parser.add_argument("--layers", type=int, nargs="+", help="a shorter schedule for a quick check "
                                                                 "(default: the architecture's Table 3 schedule)")
-    parser.add_argument("--memory-images", type=int, default=6000, help="images of the streamed data set")
-    parser.add_argument("--memory-size", type=int, default=48, help="their side in pixels")
-    parser.add_argument("--budget-mb", type=float, default=8.0, help="in-memory budget of the streamed run")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sys.stdout.reconfigure(line_buffering=True)
@@ -206,21 +175,6 @@ def main():
         print(f"cache computation: {cache_seconds:.1f} s for {args.images} images "
               f"({cache.stat().st_size / 2**20:.1f} MB)")
 
-        big, big_labels = synthetic_problem(args.memory_images, args.memory_size, seed=1)
-        write_problem(tmp / "big.h5", big, big_labels)
-        small = tmp / "small.h5"
-        write_problem(small, big[:256], big_labels[:256])
-        del big
-        size_mb = args.memory_images * args.memory_size**2 * 3 / 2**20
-        streamed = peak_memory(tmp / "big.h5", args.budget_mb, tmp / "mem_big")
-        baseline = peak_memory(small, 1e6, tmp / "mem_small")
-        in_memory = peak_memory(tmp / "big.h5", 1e6, tmp / "mem_held")
-        print(f"peak RSS, CompactCNN 1 epoch on {args.memory_images} images of {args.memory_size} px "
-              f"({size_mb:.0f} MB) streamed under a {args.budget_mb:.0f} MB budget "
-              f"(streamed: {streamed['streamed']}): {streamed['peak_rss_mb']:.0f} MB; same data held in memory: "
-              f"{in_memory['peak_rss_mb']:.0f} MB; model's own needs (256 images in memory): "
-              f"{baseline['peak_rss_mb']:.0f} MB; streamed minus own needs: "
-              f"{streamed['peak_rss_mb'] - baseline['peak_rss_mb']:.0f} MB")
         print(f"whole schedule wall time: without cache {full_wall:.1f} s, with cache {cached_wall:.1f} s "
               f"(cache computation included)")
         print(f"wall-time ratio (without cache / with cache, {len(schedule)} steps): {full_wall / cached_wall:.1f}x")

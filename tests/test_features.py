@@ -107,9 +107,16 @@ def test_cache_of_other_inputs_is_refused_and_random_prefixes_fall_back(problem,
     with caplog.at_level(logging.INFO):
         _train(problem, tmp_path, rotate, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
     assert "feature cache off: augmentation other than the dihedral group" in caplog.text
-    # A cache of another seed's random weights is refused by the key before any spot check.
+    # A cache of another seed's random weights is refused by the key.
     caplog.clear()
     other_seed = TrainingSettings(epochs=1, batch_size=8, seed=4)
     with caplog.at_level(logging.INFO):
         _train(problem, tmp_path / "other", other_seed, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
     assert "differs in: seed" in caplog.text and "training the full model" in caplog.text
+    # The key matches but the job's prefix does not (a centre crop before the base): the digest refuses it.
+    caplog.clear()
+    cropped = TrainingSettings(epochs=1, batch_size=8, seed=3, center_crop=12)
+    with caplog.at_level(logging.INFO):
+        _train(problem, tmp_path / "cropped", cropped, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
+    assert "the model's prefix (layers, weights or Keras version) differs" in caplog.text
+    assert "training the full model" in caplog.text

@@ -90,11 +90,13 @@ def write_tiny_galaxy10(path, per_class=5, size=48):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-# Reduced schedules of the end-to-end runs (the full ones are checked by test_study_plans_the_papers_jobs).
+# Reduced schedules of the end-to-end runs (the full ones are checked by test_study_plans_the_papers_jobs):
+# few trainable layers, since tracing the training step of a whole DenseNet121 or EfficientNetV2S costs a
+# minute here.
 REDUCED = {
-    "fu_imagenet_fraction": {"DenseNet121": {"frozen_fractions": [0.2, 1.0], "reinitialise": True}},
+    "fu_imagenet_fraction": {"DenseNet121": {"frozen_fractions": [0.8, 1.0], "reinitialise": True}},
     "alberghi_galaxy10": None,  # all four models
-    "yan_effnetv2s_cbam": {"EfficientNetV2S": None, "MobileNetV2": None},
+    "yan_effnetv2s_cbam": {"EfficientNetV2S": {"frozen_fractions": [0.95]}, "MobileNetV2": {"frozen_fractions": [0.9]}},
 }
 
 
@@ -113,7 +115,7 @@ def tiny_study(name, workdir):
     config["training"] |= {"epochs": 1, "batch_size": 16, "weights": "none"}
     architectures = config["architectures"]
     if REDUCED[name]:
-        architectures = {arch: REDUCED[name][arch] or architectures[arch] for arch in REDUCED[name]}
+        architectures = {arch: architectures[arch] | REDUCED[name][arch] for arch in REDUCED[name]}
     # Narrower hidden Dense layers (the 4096-unit ones cost more than everything else at 32 px).
     config["architectures"] = {arch: entry | {"weights": "none"} | _narrow_head(entry) for arch, entry in architectures.items()}
     path = workdir / "config" / "studies" / f"tiny_{name}.yaml"
@@ -136,8 +138,8 @@ def test_study_runs_end_to_end(name, tmp_path):
         assert (workdir / "results" / dataset / "tables" / f"study_{form}.{ext}").is_file()
     assert (table["chosen_on_validation"] == "yes").sum() == 1
     if name == "fu_imagenet_fraction":
-        assert table["imagenet_layers"].tolist() == ["20%", "100%"]
-        assert table["paper_test_accuracy"].tolist() == [0.79, 0.48]
+        assert table["imagenet_layers"].tolist() == ["80%", "100%"]
+        assert table["paper_test_accuracy"].tolist() == [0.67, 0.48]
         assert table[["train_loss", "train_accuracy", "test_loss", "test_accuracy"]].notna().all().all()
     elif name == "alberghi_galaxy10":
         assert len(table) == 4 and table["test_roc_auc"].between(0, 1).all()
@@ -145,8 +147,7 @@ def test_study_runs_end_to_end(name, tmp_path):
     else:
         assert table["arch"].tolist() == ["EfficientNetV2S", "MobileNetV2"]
         assert table["test_macro_f1"].notna().all() and (table["total_params"] > 0).all()
-        model_dir = workdir / "results" / dataset / "models" / "EfficientNetV2S" / "L513"
-        assert any((model_dir / "tensorboard").rglob("*tfevents*"))
+        assert any((workdir / "results" / dataset / "models" / "EfficientNetV2S").glob("L*/tensorboard/**/*tfevents*"))
     # Tables 2 and 3 treat every architecture alike, the from-scratch ones included.
     table3 = pd.read_csv(workdir / "results" / dataset / "tables" / "table3.csv")
     assert set(table3["arch"]) == set(config["architectures"])

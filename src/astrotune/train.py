@@ -130,9 +130,9 @@ def epoch_batches(source, onehot, indices, epoch, settings):
     return epoch_dataset(source, epoch_order(indices, settings.seed, epoch), onehot, settings.batch_size)
 
 
-def cached_training(model, arch, features, source, used_rows, layers, settings, performance):
-    """A ``features.CachedTraining`` on the cache file ``features``, or None (full training; the log
-    says why). ``source`` is a ``pipeline.Rows`` of the images."""
+def cached_training(model, arch, features, used_rows, layers, settings, performance):
+    """A ``features.CachedTraining`` on the cache file ``features`` for the rows ``used_rows``, or
+    None (full training; the log says why)."""
     from astrotune.features import CacheKey, CachedTraining, cache_possible, open_cache
 
     if not performance.feature_cache or features is None:
@@ -143,10 +143,9 @@ def cached_training(model, arch, features, source, used_rows, layers, settings, 
         return None
     key = CacheKey(features.dataset_sha256, arch, features.layers, settings.weights, settings.seed,
                    settings.augmentation.dihedral_only, performance.feature_dtype)
-    check = np.asarray(used_rows[:1])  # one image: an eager pass of a 512 px prefix takes about a second
     try:
         cached = CachedTraining(model, open_cache(features.path, key), layers, settings,
-                                performance.memory_budget_mb, source.take(check)[0], check, used_rows)
+                                performance.memory_budget_mb, used_rows)
     except ValueError as err:
         log.info("feature cache %s not used: %s; training the full model", features.path, err)
         return None
@@ -213,7 +212,7 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     model = compiled_model(arch, layers, n_classes, source.row_shapes()[0], len(indices), settings, jit_compile)
     state = load_checkpoint(checkpoint_dir, fingerprint, model)
     onehot = keras.utils.to_categorical(labels, n_classes)
-    cached = cached_training(model, arch, features, source, np.concatenate([indices, val_rows]), layers, settings,
+    cached = cached_training(model, arch, features, np.concatenate([indices, val_rows]), layers, settings,
                              performance)
     val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
                 else cached.eval_data(val_rows, onehot))

@@ -123,6 +123,31 @@ def prefix_is_frozen(model, cut):
     return not any(layer.trainable and layer.weights for layer in [*before, *base.layers[:cut]])
 
 
+def prefix_digest(model, cut):
+    """SHA-256 of everything the prefix at ``cut`` computes with: each prefix layer's class, config
+    (without name and trainable flag) and weights, and the Keras and backend versions.
+
+    Two models with equal digests compute the same crossing tensors from the same images, so a
+    feature cache is checked against a job's model in milliseconds instead of running the prefix.
+    """
+    import hashlib
+    import json
+
+    import keras
+
+    base = find_base(model)
+    before, _ = _chain(model, base)
+    digest = hashlib.sha256(f"keras {keras.version()} {keras.backend.backend()}".encode())
+    for layer in [layer for layer in before if layer.name != AUGMENTATION_LAYER] + base.layers[:cut]:
+        config = {key: value for key, value in layer.get_config().items() if key not in ("name", "trainable")}
+        digest.update(f"{type(layer).__name__} {json.dumps(config, sort_keys=True, default=str)}".encode())
+        for weight in layer.weights:
+            value = np.asarray(weight.value)
+            digest.update(f"{value.dtype.str}{value.shape}".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
 def split_classifier(model, cut):
     """Cut ``model`` (from ``zoo.build_classifier``) before base layer ``cut``.
 
@@ -176,8 +201,8 @@ def prefix_outputs(prefix, images):
 
 
 def eager_outputs(prefix, images):
-    """``prefix_outputs`` without tracing: for a few images (a spot check), where tracing a large
-    prefix would cost seconds."""
+    """``prefix_outputs`` without tracing: for a few images, where tracing a large prefix would cost
+    seconds."""
     return [output.numpy() for output in _as_list(prefix(images, training=False))]
 
 
