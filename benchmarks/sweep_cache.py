@@ -1,6 +1,7 @@
 """One architecture's full trainable-layer schedule with the frozen-prefix feature cache and without.
 
-Same data, seed and epochs for both sweeps (random initial weights, CPU). Prints:
+Same data, seed and epochs for both sweeps (random initial weights, CPU); the cache is computed
+first, then every step trains without the cache and right after with it. Prints:
   1. both accuracy tables (validation accuracy and loss of the last epoch per step);
   2. input-pipeline images/s against what the training step consumes, for images and cached tensors;
   3. the wall-time ratio of the whole schedule (cache computation included) as the LAST line.
@@ -62,11 +63,11 @@ class FallbackLog(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def sweep(arch, schedule, images, labels, train_rows, val_rows, settings, folder, features=None):
-    """Train every step; returns (table, wall seconds, seconds of epochs after the first per step).
+def train_step(arch, layers, images, labels, train_rows, val_rows, settings, folder, features=None):
+    """Train one step; returns (table row, wall seconds, seconds of the epochs after the first).
 
     Raises:
-        SystemExit: a step of the cached sweep fell back to full training (the ratio would be wrong).
+        SystemExit: a cached step fell back to full training (the ratio would be wrong).
     """
     from astrotune.train import train
 
@@ -74,20 +75,37 @@ def sweep(arch, schedule, images, labels, train_rows, val_rows, settings, folder
     train_log = logging.getLogger("astrotune.train")
     train_log.setLevel(logging.INFO)
     train_log.addHandler(fallbacks)
-    rows, after_warmup, started = [], 0.0, time.perf_counter()
-    for layers in schedule:
-        _, history, _ = train(images, labels, train_rows, val_rows, N_CLASSES, arch, layers, settings,
-                              folder / f"L{layers}", f"{arch}-{layers}", features=features)
-        if features and fallbacks.messages:
-            raise SystemExit(f"cached L={layers} trained the full model: {fallbacks.messages}")
-        last = history.iloc[-1]
-        rows.append({"layers": layers, "val_accuracy": round(float(last["val_accuracy"]), 4),
-                     "val_loss": round(float(last["val_loss"]), 4), "epoch_seconds": list(history["seconds"])})
-        after_warmup += float(history["seconds"][1:].sum())
-        print(f"  {'cached' if features else 'full'} L={layers}: val_accuracy {rows[-1]['val_accuracy']}, "
-              f"epoch seconds {rows[-1]['epoch_seconds']}")
+    started = time.perf_counter()
+    _, history, _ = train(images, labels, train_rows, val_rows, N_CLASSES, arch, layers, settings,
+                          folder / f"L{layers}", f"{arch}-{layers}", features=features)
+    wall = time.perf_counter() - started
     train_log.removeHandler(fallbacks)
-    return pd.DataFrame(rows), time.perf_counter() - started, after_warmup
+    if features and fallbacks.messages:
+        raise SystemExit(f"cached L={layers} trained the full model: {fallbacks.messages}")
+    last = history.iloc[-1]
+    row = {"layers": layers, "val_accuracy": round(float(last["val_accuracy"]), 4),
+           "val_loss": round(float(last["val_loss"]), 4), "epoch_seconds": list(history["seconds"])}
+    print(f"  {'cached' if features else 'full'} L={layers}: {wall:.1f} s, val_accuracy {row['val_accuracy']}, "
+          f"epoch seconds {row['epoch_seconds']}")
+    return row, wall, float(history["seconds"][1:].sum())
+
+
+def sweeps(arch, schedule, images, labels, train_rows, val_rows, settings, folder, features):
+    """Both sweeps, step by step: each step trains without the cache, then with it, so a change in the
+    host's speed during the run weighs on both sides alike.
+
+    Returns:
+        {"full": (table, wall seconds, seconds after warm-up), "cached": (...)}; the cached wall time
+        leaves out the cache computation.
+    """
+    results = {"full": ([], 0.0, 0.0), "cached": ([], 0.0, 0.0)}
+    for layers in schedule:
+        for side, cache in (("full", None), ("cached", features)):
+            row, wall, warm = train_step(arch, layers, images, labels, train_rows, val_rows, settings,
+                                         folder / side, cache)
+            rows, total_wall, total_warm = results[side]
+            results[side] = (rows + [row], total_wall + wall, total_warm + warm)
+    return {side: (pd.DataFrame(rows), wall, warm) for side, (rows, wall, warm) in results.items()}
 
 
 def pipeline_rate(source, order, onehot, batch_size, views=None, repeats=3):
@@ -138,15 +156,13 @@ def main():
               f"({n_train} train / {len(val_rows)} validation), {args.epochs} epochs, batch {args.batch_size}, "
               "seed 42, CPU")
 
-        full, full_wall, full_warm = sweep(args.arch, schedule, images, labels, train_rows, val_rows, settings,
-                                           tmp / "full")
         started = time.perf_counter()
         cache = tmp / f"L{max(schedule)}.h5"
         compute_features(tmp / "dataset.h5", cache, args.arch, max(schedule), settings)
         cache_seconds = time.perf_counter() - started
-        cached, cached_wall, cached_warm = sweep(
-            args.arch, schedule, images, labels, train_rows, val_rows, settings, tmp / "cached",
-            CacheFile(str(cache), sha256_file(tmp / "dataset.h5"), max(schedule)))
+        results = sweeps(args.arch, schedule, images, labels, train_rows, val_rows, settings, tmp,
+                         CacheFile(str(cache), sha256_file(tmp / "dataset.h5"), max(schedule)))
+        (full, full_wall, full_warm), (cached, cached_wall, cached_warm) = results["full"], results["cached"]
         cached_wall += cache_seconds
 
         for name, table in (("without cache (full model on images)", full), ("with feature cache", cached)):
