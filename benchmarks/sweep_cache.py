@@ -98,14 +98,13 @@ def sweeps(arch, schedule, images, labels, train_rows, val_rows, settings, folde
         {"full": (table, wall seconds, seconds after warm-up), "cached": (...)}; the cached wall time
         leaves out the cache computation.
     """
-    results = {"full": ([], 0.0, 0.0), "cached": ([], 0.0, 0.0)}
+    steps = {"full": [], "cached": []}
     for layers in schedule:
         for side, cache in (("full", None), ("cached", features)):
-            row, wall, warm = train_step(arch, layers, images, labels, train_rows, val_rows, settings,
-                                         folder / side, cache)
-            rows, total_wall, total_warm = results[side]
-            results[side] = (rows + [row], total_wall + wall, total_warm + warm)
-    return {side: (pd.DataFrame(rows), wall, warm) for side, (rows, wall, warm) in results.items()}
+            steps[side].append(train_step(arch, layers, images, labels, train_rows, val_rows, settings,
+                                          folder / side, cache))
+    return {side: (pd.DataFrame([row for row, _, _ in done]), sum(wall for _, wall, _ in done),
+                   sum(warm for _, _, warm in done)) for side, done in steps.items()}
 
 
 def pipeline_rate(source, order, onehot, batch_size, views=None, repeats=3):

@@ -222,8 +222,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
         if state.stopped:
             break
         # Only the random layers' generators are reseeded per epoch: changing TensorFlow's global seed
-        # (keras.utils.set_random_seed) makes tf.function retrace the training and validation steps,
-        # which cost 2.7 s per epoch for DenseNet121 at 32 px.
+        # (keras.utils.set_random_seed) makes tf.function retrace the training and validation steps: a
+        # DenseNet121 epoch on 12 images of 32 px took 4.1 s with the retrace, 0.19 s without.
         reseed_random_layers(model, settings.seed, epoch)
         started = time.perf_counter()
         fitted, data = ((model, epoch_batches(source, onehot, indices, epoch, settings)) if cached is None

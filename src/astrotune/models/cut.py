@@ -101,10 +101,15 @@ def prefix_is_deterministic(model, cut):
     True when no prefix layer has a random seed generator (Dropout, random preprocessing). The
     augmentation sub-layer is left out of the prefix and handled by the caller.
     """
+    return not any(_is_random(layer) for layer in _prefix_layers(model, cut))
+
+
+def _prefix_layers(model, cut):
+    """The layers the prefix at ``cut`` runs: those before the base but the augmentation block, then
+    ``base.layers[:cut]``."""
     base = find_base(model)
     before, _ = _chain(model, base)
-    prefix = [layer for layer in before if layer.name != AUGMENTATION_LAYER] + base.layers[:cut]
-    return not any(_is_random(layer) for layer in prefix)
+    return [layer for layer in before if layer.name != AUGMENTATION_LAYER] + base.layers[:cut]
 
 
 def _is_random(layer):
@@ -135,10 +140,8 @@ def prefix_digest(model, cut):
 
     import keras
 
-    base = find_base(model)
-    before, _ = _chain(model, base)
     digest = hashlib.sha256(f"keras {keras.version()} {keras.backend.backend()}".encode())
-    for layer in [layer for layer in before if layer.name != AUGMENTATION_LAYER] + base.layers[:cut]:
+    for layer in _prefix_layers(model, cut):
         config = {key: value for key, value in layer.get_config().items() if key not in ("name", "trainable")}
         digest.update(f"{type(layer).__name__} {json.dumps(config, sort_keys=True, default=str)}".encode())
         for weight in layer.weights:
