@@ -15,7 +15,7 @@ from astrotune.checkpoints import STATE_FILE, training_fingerprint
 from astrotune.data.store import PackedDataset, write_dataset
 from astrotune.io import sha256_file
 from astrotune.models.augment import AugmentationSettings
-from astrotune.train import EarlyStopping, TrainingSettings, train
+from astrotune.train import EarlyStopping, TrainingSettings, compiled_model, train
 
 N_CLASSES = 3
 
@@ -66,6 +66,21 @@ def test_early_stopping_restores_the_best_epoch(uninterrupted, problem):
     assert state.best_epoch == int(history["val_loss"].idxmin()) + 1
     assert val_loss(model, problem) == pytest.approx(history["val_loss"].min(), rel=1e-5)
     assert val_loss(model, problem) < history["val_loss"].iloc[-1]
+
+
+def test_training_and_validation_steps_are_traced_once(problem):
+    """The metric and optimizer variables exist before the first step: created inside it, they make
+    tf.function trace the whole training step twice."""
+    model = compiled_model("CompactCNN", 30, N_CLASSES, problem["images"].shape[1:], 40, SETTINGS)
+    traced = []
+    for name in ("train_step", "test_step"):
+        step = getattr(model, name)
+        setattr(model, name, lambda data, step=step, name=name: traced.append(name) or step(data))
+    x, y = problem["images"].astype("float32"), np.eye(N_CLASSES)[problem["labels"]]
+    for epoch in range(2):
+        model.fit(x[:40], y[:40], validation_data=(x[40:], y[40:]), batch_size=8, initial_epoch=epoch,
+                  epochs=epoch + 1, verbose=0)
+    assert traced == ["train_step", "test_step"]
 
 
 CHILD = textwrap.dedent("""

@@ -59,8 +59,6 @@ def load_checkpoint(checkpoint_dir, fingerprint, model):
     try:
         if saved.get("fingerprint") != fingerprint:
             raise ValueError("it belongs to other settings or data")
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
         _assign(checkpoint_dir / saved["model_file"], [*changing_weights(model), *model.optimizer.variables])
     except (ValueError, KeyError, OSError) as err:
         log.info("checkpoint in %s not used (%s); starting fresh", checkpoint_dir, err)

@@ -176,6 +176,7 @@ class CachedTraining:
         from astrotune.data.pipeline import open_rows
         from astrotune.models.cut import (find_base, prefix_digest, prefix_is_deterministic, prefix_is_frozen,
                                           split_classifier)
+        from astrotune.train import compile_classifier
 
         base = find_base(model)
         cut, own_cut = int(h5.attrs["cut"]), len(base.layers) - layers
@@ -195,12 +196,9 @@ class CachedTraining:
             cut = self._advance(model, cut, own_cut, np.unique(used_rows), budget_mb)
         self.split = split_classifier(model, cut)
         self.suffix = self.split.suffix
-        # One optimizer for both models, built on the classifier's variable order, so the optimizer
-        # state saved with the classifier's checkpoints resumes the suffix's training.
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        self.suffix.compile(optimizer=model.optimizer, loss="categorical_crossentropy", metrics=["accuracy"],
-                            jit_compile=jit_compile)
+        # One optimizer for both models, built on the classifier's variable order (``compiled_model``),
+        # so the optimizer state saved with the classifier's checkpoints resumes the suffix's training.
+        compile_classifier(self.suffix, model.optimizer, jit_compile)
 
     def _advance(self, model, cut, own_cut, rows, budget_mb):
         """Run the frozen layers between ``cut`` and ``own_cut`` once over ``rows`` (all views);
