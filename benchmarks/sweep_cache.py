@@ -13,7 +13,8 @@ A cached step that falls back to full training stops the script (its ratio would
 
 Usage: .venv/bin/python benchmarks/sweep_cache.py [--arch DenseNet121] [--size 64] [--images 160]
        [--epochs 3] [--batch-size 32] [--layers 0 45]
-The figures in the README: --size 512 --images 64 --epochs 8 (about 35 minutes on 2 cores).
+The figures in the README: --size 512 --images 64 --epochs 8 (about 27 minutes on 2 cores), and the
+same with --images 128 (about 53 minutes).
 The peak memory of a streamed training is measured by benchmarks/streaming_memory.py.
 """
 

@@ -46,7 +46,8 @@ def training_fingerprint(dataset_sha256, split_path, arch, layers, settings):
 
 
 def load_checkpoint(checkpoint_dir, fingerprint, model):
-    """Load the last complete epoch into ``model`` (freshly built and compiled); returns its state.
+    """Load the last complete epoch into ``model`` (fresh from ``train.compiled_model``, its optimizer
+    built); returns its state.
 
     A checkpoint of another training (different fingerprint, or variables that do not fit
     ``model``) is removed and a fresh state returned; the log says so.
