@@ -109,7 +109,7 @@ def compile_classifier(model, optimizer, jit_compile=False):
 
     The accuracy metric and the optimizer's variables are created here, eagerly: Keras would create
     them inside the first traced training step, and tf.function then traces the whole step a second
-    time (a DenseNet121 suffix of 45 layers at 512 px: 2.3 s per job).
+    time (the first epoch of a DenseNet121 suffix of 45 layers at 512 px: 7.4 s with it, 4.5 s without).
     """
     import keras
 
