@@ -27,9 +27,12 @@ SMALL = 128
 CHILD = """
 import json, sys
 import h5py, numpy as np
-from astrotune.data.pipeline import PerformanceSettings, open_rows
+from astrotune.training.settings import ExactSpeedups, PerformanceSettings
+from astrotune.data.pipeline import open_rows
 from astrotune.data.store import read_dataset
-from astrotune.train import TrainingSettings, train, use_threads
+from astrotune.training.settings import TrainingSettings
+from astrotune.training.loop import train
+from astrotune.training.runtime import use_threads
 path, budget, n_steps_rows, n_val = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 use_threads(2)
 dataset = read_dataset(path, with_images=False)
@@ -38,7 +41,7 @@ n = len(dataset.labels)
 train_rows = np.resize(np.arange(n - n_val), n_steps_rows)  # repeated rows: as many steps as the large run
 settings = TrainingSettings(epochs=1, batch_size=32, seed=1)
 train(images, dataset.labels, train_rows, np.arange(n - n_val, n), 3, "CompactCNN", 0, settings,
-      sys.argv[5], "memory", performance=PerformanceSettings(memory_budget_mb=budget))
+      sys.argv[5], "memory", performance=PerformanceSettings(ExactSpeedups(memory_budget_mb=budget)))
 # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child would report its parent's peak.
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"streamed": images.streamed, "peak_rss_mb": int(hwm.split()[1]) / 1024}))

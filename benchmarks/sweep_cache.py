@@ -53,7 +53,7 @@ def write_problem(path, images, labels):
 
 
 class FallbackLog(logging.Handler):
-    """Collects ``astrotune.train``'s messages saying a step trained the full model instead of the cache."""
+    """Collects ``astrotune.training.loop``'s messages saying a step trained the full model instead of the cache."""
 
     def __init__(self):
         super().__init__(logging.INFO)
@@ -70,10 +70,10 @@ def train_step(arch, layers, images, labels, train_rows, val_rows, settings, fol
     Raises:
         SystemExit: a cached step fell back to full training (the ratio would be wrong).
     """
-    from astrotune.train import train
+    from astrotune.training.loop import train
 
     fallbacks = FallbackLog()
-    train_log = logging.getLogger("astrotune.train")
+    train_log = logging.getLogger("astrotune.training.loop")
     train_log.setLevel(logging.INFO)
     train_log.addHandler(fallbacks)
     started = time.perf_counter()
@@ -137,10 +137,11 @@ def main():
     import keras
 
     from astrotune.data.pipeline import Rows, epoch_order, open_rows
-    from astrotune.features import CacheFile, CacheKey, compute_features, open_cache
     from astrotune.io import sha256_file
     from astrotune.models.paper import SCHEDULES
-    from astrotune.train import TrainingSettings, use_threads
+    from astrotune.training.feature_cache import CacheFile, CacheKey, compute_features, open_cache
+    from astrotune.training.runtime import use_threads
+    from astrotune.training.settings import TrainingSettings
 
     use_threads(2)
     keras.utils.disable_interactive_logging()

@@ -11,7 +11,8 @@ import yaml
 from snakemake.utils import validate
 
 from astrotune.config import NETWORK_KEYS, network_settings, output_settings, packing_provenance
-from astrotune.models.trainable import training_steps
+from astrotune.models.schedules import training_steps
+
 from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project, run_snakemake
 
 SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from astrotune.features import RANDOM_PREFIX_ARCHS
 from astrotune.models.paper import SCHEDULES
+from astrotune.training.feature_cache import RANDOM_PREFIX_ARCHS
 
 SIDE = 32
 N_CLASSES = 3
@@ -57,10 +57,18 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
     and caching must be refused; its cuts still predict exactly."""
     import keras
 
-    from astrotune.models.cut import (eager_outputs, middle_model, model_input, prefix_is_deterministic,
-                                      prefix_is_frozen, prefix_outputs, split_classifier)
+    from astrotune.models.cut import (
+        middle_model,
+        model_input,
+        prefix_is_deterministic,
+        prefix_weights_are_frozen,
+        prefix_outputs,
+        split_classifier,
+    )
     from astrotune.models.trainable import set_trainable_last_layers
     from astrotune.models.zoo import build_classifier
+
+    from model_helpers import eager_outputs
 
     model, base = build_classifier(arch, N_CLASSES, (SIDE, SIDE, 3), "none")
     images = _images()
@@ -95,7 +103,7 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
     trained = 0
     for layers in checked:
         set_trainable_last_layers(model, base, layers)
-        assert prefix_is_frozen(model, cache.cut)
+        assert prefix_weights_are_frozen(model, cache.cut)
         # The parse-time table of the workflow agrees with the built model.
         assert prefix_is_deterministic(model, cache.cut) == (arch not in RANDOM_PREFIX_ARCHS)
         if arch in RANDOM_PREFIX_ARCHS:
@@ -115,14 +123,14 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
 
 
 def test_cut_refuses_unfrozen_prefix_and_finds_every_crossing_tensor():
-    from astrotune.models.cut import crossing_tensors, prefix_is_frozen, split_classifier
+    from astrotune.models.cut import crossing_tensors, prefix_weights_are_frozen, split_classifier
     from astrotune.models.trainable import set_trainable_last_layers
     from astrotune.models.zoo import build_classifier
 
     model, base = build_classifier("ResNet50", N_CLASSES, (SIDE, SIDE, 3), "none")
     set_trainable_last_layers(model, base, 10)
-    assert prefix_is_frozen(model, len(base.layers) - 10)
-    assert not prefix_is_frozen(model, len(base.layers))
+    assert prefix_weights_are_frozen(model, len(base.layers) - 10)
+    assert not prefix_weights_are_frozen(model, len(base.layers))
     # Inside a residual block both the block input and the branch cross.
     names = [name for name, _ in crossing_tensors(base, len(base.layers) - 5)]
     assert names == ["conv5_block2_out", "conv5_block3_2_relu"]

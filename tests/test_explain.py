@@ -6,7 +6,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from astrotune.errors import InputError  # noqa: E402
-from astrotune.explain import GradCam, find_feature_layer, select_examples  # noqa: E402
+from astrotune.evaluation.explain import GradCam, find_feature_layer, select_examples  # noqa: E402
 
 SIDE = 24
 
@@ -85,6 +85,7 @@ def test_default_workflow_writes_explanations_confusion_figures_and_baseline(tin
     import pandas as pd
 
     from astrotune.models.metadata import read_metadata
+
     from workflow_helpers import TINY_CONFIG, run_snakemake
 
     results = tiny_run / "results" / "tiny"

@@ -9,10 +9,11 @@ import pytest
 
 from astrotune.data.store import PackedDataset, write_dataset
 from astrotune.errors import InputError
-from astrotune.features import CacheFile, CacheKey, cache_possible, compute_features, open_cache
 from astrotune.io import sha256_file
 from astrotune.models.augment import AugmentationSettings
-from astrotune.train import TrainingSettings, train
+from astrotune.training.feature_cache import CacheFile, CacheKey, cache_possible, compute_features, open_cache
+from astrotune.training.loop import train
+from astrotune.training.settings import TrainingSettings
 
 ARCH, N_CLASSES, DEEPEST, LAYERS = "CompactCNN", 3, 9, 5
 
@@ -39,7 +40,7 @@ def _train(problem, tmp_path, settings, features=None, performance=None):
     (2048, "the frozen layers from the cache cut at base layer 21 ran once"),
     (0.01, "their output (0 MB) exceeds the in-memory budget")])
 def test_cached_training_equals_full_training(problem, tmp_path, caplog, budget_mb, log_line):
-    from astrotune.data.pipeline import PerformanceSettings
+    from astrotune.training.settings import ExactSpeedups, PerformanceSettings
 
     settings = TrainingSettings(epochs=2, batch_size=8, learning_rate=0.01, balancing="class_weights", seed=3)
     dataset = problem["folder"] / "dataset.h5"
@@ -51,7 +52,7 @@ def test_cached_training_equals_full_training(problem, tmp_path, caplog, budget_
     with caplog.at_level(logging.INFO):
         cached_model, cached_history, _ = _train(problem, tmp_path / "cached", settings,
                                                  CacheFile(str(cache), sha256_file(dataset), DEEPEST),
-                                                 PerformanceSettings(memory_budget_mb=budget_mb))
+                                                 PerformanceSettings(ExactSpeedups(memory_budget_mb=budget_mb)))
     assert "training the suffix after base layer" in caplog.text and log_line in caplog.text
     assert list(cached_history.columns) == list(full_history.columns)
     np.testing.assert_array_equal(cached_history["val_accuracy"], full_history["val_accuracy"])
@@ -68,9 +69,9 @@ def test_cached_training_equals_full_training(problem, tmp_path, caplog, budget_
 
 
 def test_dihedral_cache_holds_eight_views_and_trains(problem, tmp_path, caplog):
-    from astrotune.features import prefix_model
     from astrotune.models.augment import dihedral_views
     from astrotune.models.cut import prefix_outputs
+    from astrotune.training.feature_cache import prefix_model
 
     settings = TrainingSettings(epochs=1, batch_size=8, augmentation=AugmentationSettings(dihedral=True), seed=3)
     dataset = problem["folder"] / "dataset.h5"
@@ -82,12 +83,12 @@ def test_dihedral_cache_holds_eight_views_and_trains(problem, tmp_path, caplog):
         assert cached.shape[0] == 8 and cached.dtype == np.float16
     for view, images in enumerate(dihedral_views(problem["images"][:4].astype("float32"))):
         np.testing.assert_allclose(cached[view], prefix_outputs(split.prefix, images)[0], rtol=1e-2, atol=1e-2)
-    from astrotune.data.pipeline import PerformanceSettings
+    from astrotune.training.settings import NumericSwitches, PerformanceSettings
 
     with caplog.at_level(logging.INFO):
         train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, ARCH, LAYERS,
               settings, tmp_path / "checkpoint", "fp", features=CacheFile(str(cache), sha256_file(dataset), DEEPEST),
-              performance=PerformanceSettings(feature_dtype="float16"))
+              performance=PerformanceSettings(numeric=NumericSwitches(feature_dtype="float16")))
     assert "a dihedral view per image per epoch" in caplog.text
 
 

@@ -12,8 +12,8 @@ import pytest
 from astrotune.data.store import read_dataset
 from astrotune.errors import InputError
 from astrotune.sky.file_download import download_file
-from astrotune.sky.http import RetryPolicy
 from astrotune.sky.galaxy10 import VARIANTS, check_classes, pack_galaxy10, resolve_download, stratified_indices
+from astrotune.sky.http import RetryPolicy
 
 DECALS = list(VARIANTS["decals"].class_names)
 SDSS = list(VARIANTS["sdss"].class_names)

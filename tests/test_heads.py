@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from astrotune.models.heads import HeadSettings, cbam_param_count
+from astrotune.models.heads import HeadSettings
 from astrotune.models.zoo import build_classifier, load_model, save_model
+
+from model_helpers import cbam_param_count
 
 
 @pytest.mark.parametrize("reduction", [4, 16])

@@ -17,6 +17,7 @@ import yaml
 from astrotune.config_checks import check_config
 from astrotune.errors import InputError
 from astrotune.sky.catalog import read_catalog
+
 from hostile import MARKER, assert_clean_failure, assert_no_marker, plant_marker, run_script
 from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project, run_snakemake
 

@@ -19,6 +19,7 @@ from astrotune.data.store import PackedDataset, read_dataset, write_dataset
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
 from astrotune.sky.galaxy10 import VARIANTS, pack_galaxy10
+
 from hostile import assert_clean_failure, run_script
 
 DECALS = list(VARIANTS["decals"].class_names)

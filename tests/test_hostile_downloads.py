@@ -14,6 +14,7 @@ from astrotune.errors import InputError
 from astrotune.sky.file_download import download_file
 from astrotune.sky.http import RetryPolicy
 from astrotune.sky.skyserver import CutoutSettings, cutout_url
+
 from hostile import MARKER, assert_clean_failure, run_script
 
 CLASSES = ["GALAXY", "STAR", "QSO"]

@@ -13,6 +13,7 @@ import pandas as pd
 from PIL import Image
 
 from astrotune.data.manifest import read_manifest
+
 from hostile import MARKER, assert_clean_failure, assert_no_marker, plant_marker, run_script
 
 CLASSES = ["GALAXY", "STAR", "QSO"]

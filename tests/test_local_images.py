@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from astrotune.data.manifest import read_manifest
 from astrotune.errors import InputError
 from astrotune.sky.local_images import index_local_images, listed_input
-from astrotune.data.manifest import read_manifest
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 

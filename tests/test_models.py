@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from astrotune.models import paper
-from astrotune.models.zoo import ARCHITECTURES, validate_schedule
-from astrotune.tables import matches_printed
+from astrotune.models.schedules import ARCHITECTURES, validate_schedule
+from astrotune.reporting.paper_tables import matches_printed
 
 keras = pytest.importorskip("keras")
 
@@ -115,7 +115,7 @@ def test_validate_schedule_errors():
 
 
 def test_zoo_import_does_not_import_keras():
-    code = "import sys, astrotune.models.zoo, astrotune.tables; assert 'keras' not in sys.modules"
+    code = "import sys, astrotune.models.schedules, astrotune.reporting.paper_tables; assert 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -156,7 +156,7 @@ def test_weights_file_is_loaded_into_the_base(classifiers, tmp_path):
 
 
 def test_architecture_summary_counts_every_layer():
-    from astrotune.tables import architecture_summary
+    from astrotune.reporting.paper_tables import architecture_summary
 
     summary = architecture_summary("VGG16", paper.SCHEDULES["VGG16"], N_CLASSES, SMALL)
     assert list(summary["layers_trainable"]) == list(range(21))

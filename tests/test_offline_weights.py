@@ -16,7 +16,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from astrotune.models.zoo import ARCHITECTURES, build_base, load_model
+from astrotune.models.schedules import ARCHITECTURES
+from astrotune.models.zoo import build_base, load_model
+
 from workflow_helpers import SNAKEMAKE, copy_project
 
 pytestmark = pytest.mark.slow

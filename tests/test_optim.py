@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from astrotune.optim import build_optimizer, learning_rate_at, learning_rate_schedule, steps_per_epoch
-from astrotune.train import TrainingSettings
+from astrotune.training.optim import build_optimizer, learning_rate_schedule, steps_per_epoch
+from astrotune.training.settings import TrainingSettings
+
+from model_helpers import learning_rate_at
 
 
 def settings(**kwargs):

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from astrotune.data.manifest import write_manifest
 from astrotune.data.pack import pack
 from astrotune.data.split import stratified_split
 from astrotune.data.store import read_dataset
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
-from astrotune.data.manifest import write_manifest
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 

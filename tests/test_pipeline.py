@@ -7,9 +7,10 @@ import h5py
 import numpy as np
 import pytest
 
-from astrotune.data.pipeline import (PerformanceSettings, Rows, configure_accelerators, epoch_dataset, epoch_order,
-                                     epoch_views, open_rows)
+from astrotune.data.pipeline import Rows, epoch_dataset, epoch_order, epoch_views, open_rows
 from astrotune.errors import InputError
+from astrotune.training.runtime import configure_accelerators
+from astrotune.training.settings import NumericSwitches
 
 
 @pytest.fixture()
@@ -83,7 +84,7 @@ def test_gpu_switches_stay_off_on_cpu(caplog):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is present")
     with caplog.at_level(logging.INFO):
-        assert configure_accelerators(PerformanceSettings(mixed_precision=True, xla=True)) is False
+        assert configure_accelerators(NumericSwitches(mixed_precision=True, xla=True)) is False
     assert "no GPU" in caplog.text
     import keras
 

@@ -15,9 +15,9 @@ from astrotune.cli import main  # noqa: E402
 from astrotune.data.pack import load_image  # noqa: E402
 from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
 from astrotune.errors import InputError  # noqa: E402
+from astrotune.evaluation.predict import predict  # noqa: E402
 from astrotune.models.layers import ImagenetPreprocessing  # noqa: E402
 from astrotune.models.metadata import attach_metadata, read_metadata  # noqa: E402
-from astrotune.predict import predict  # noqa: E402
 from astrotune.models.zoo import save_model  # noqa: E402
 
 CLASSES = ["GALAXY", "STAR", "QSO"]

@@ -7,8 +7,7 @@ import pytest
 
 from astrotune.errors import InputError
 from astrotune.sky.catalog import read_catalog
-from astrotune.sky.sdss_query import (allocate, count_query, pool_query, query_catalog, query_settings,
-                                      save_catalog)
+from astrotune.sky.sdss_query import allocate, count_query, pool_query, query_catalog, query_settings, save_catalog
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 
@@ -58,6 +57,7 @@ def test_allocate_keeps_natural_proportions():
 @pytest.fixture(scope="module")
 def server(request):
     from conftest import SHARED_DATA
+
     from skyserver_standin import SkyServerStandIn
 
     if not (SHARED_DATA / "README.md").is_file():

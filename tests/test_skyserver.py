@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from astrotune.data.manifest import read_manifest
 from astrotune.data.pack import pack
 from astrotune.errors import InputError
-from astrotune.sky.catalog import read_catalog
 from astrotune.io import sha256_file
-from astrotune.data.manifest import read_manifest
-from astrotune.sky.journal import Journal
+from astrotune.sky.catalog import read_catalog
 from astrotune.sky.http import retry_after_seconds
+from astrotune.sky.journal import Journal
 from astrotune.sky.skyserver import BadAnswer, CutoutSettings, cutout_url, download_shard, inspect_cutout, shard_rows
 
 

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from astrotune.models.trainable import training_steps
+from astrotune.models.schedules import training_steps
 from astrotune.sky.galaxy10 import VARIANTS
+
 from workflow_helpers import PROJECT_ROOT, copy_project, run_snakemake
 
 SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -170,7 +171,7 @@ def _model_files(tmp_path, arch, layers, schedule, weights, val_accuracy, reinit
 
 
 def test_study_tables_in_the_papers_forms(tmp_path):
-    from astrotune.study_tables import load_models, study_table
+    from astrotune.reporting.study_tables import load_models, study_table
 
     fu = [_model_files(tmp_path, "DenseNet121", 0, "frozen 100%", "imagenet", 0.5, True, restored_best=True),
           _model_files(tmp_path, "DenseNet121", 342, "frozen 20%", "imagenet", 0.7, True)]

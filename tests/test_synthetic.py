@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from astrotune.data.manifest import read_manifest
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
 from astrotune.sky import synthetic
-from astrotune.data.manifest import read_manifest
 from astrotune.sky.profiles import Psf, point_source
 
 CLASSES = ["GALAXY", "STAR", "QSO"]

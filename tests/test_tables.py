@@ -7,8 +7,19 @@ import pytest
 import yaml
 
 from astrotune.models import paper
-from astrotune.tables import (DIFFERS, MATCHES, NOT_IN_PAPER, format_count, format_like, matches_printed, table2,
-                              table3, table4, table5, write_table)
+from astrotune.reporting.paper_tables import (
+    DIFFERS,
+    MATCHES,
+    NOT_IN_PAPER,
+    format_count,
+    format_like,
+    matches_printed,
+    table2,
+    table3,
+    table4,
+    table5,
+    write_table,
+)
 
 
 @pytest.mark.parametrize("value, text", [(6147, "6.1K"), (6147, "6.14K"), (3075, "3K"), (1_060_867, "1.06M"),

@@ -12,11 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from astrotune.checkpoints import STATE_FILE, training_fingerprint
 from astrotune.data.store import PackedDataset, write_dataset
 from astrotune.io import sha256_file
 from astrotune.models.augment import AugmentationSettings
-from astrotune.train import EarlyStopping, TrainingSettings, train
+from astrotune.training.checkpoints import STATE_FILE, training_fingerprint
+from astrotune.training.loop import train
+from astrotune.training.settings import EarlyStopping, TrainingSettings
 
 N_CLASSES = 3
 
@@ -72,7 +73,7 @@ def test_early_stopping_restores_the_best_epoch(uninterrupted, problem):
 def test_training_and_validation_steps_are_traced_once(problem, tmp_path, monkeypatch):
     """A training job traces each step once: the metric and optimizer variables exist before the
     first step (created inside it, they make tf.function trace the step twice)."""
-    import astrotune.train
+    import astrotune.training.loop
 
     traced = []
 
@@ -83,8 +84,8 @@ def test_training_and_validation_steps_are_traced_once(problem, tmp_path, monkey
             setattr(model, name, lambda data, step=step, name=name: traced.append(name) or step(data))
         return model
 
-    build = astrotune.train.compiled_model
-    monkeypatch.setattr(astrotune.train, "compiled_model", counting_model)
+    build = astrotune.training.loop.compiled_model
+    monkeypatch.setattr(astrotune.training.loop, "compiled_model", counting_model)
     _, history, _ = run(problem, tmp_path / "checkpoint", replace(SETTINGS, epochs=3))
     assert len(history) == 3
     assert traced == ["train_step", "test_step"]
@@ -93,7 +94,7 @@ def test_training_and_validation_steps_are_traced_once(problem, tmp_path, monkey
 CHILD = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    import astrotune.checkpoints as checkpoints
+    import astrotune.training.checkpoints as checkpoints
     sys.path.insert(0, {tests!r})
     import test_train
     from astrotune.data.store import read_dataset
@@ -104,8 +105,8 @@ CHILD = textwrap.dedent("""
         real_save(checkpoint_dir, model, state, fingerprint)
         if len(state.history) == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
-    import astrotune.train
-    astrotune.train.save_checkpoint = save_then_die
+    import astrotune.training.loop
+    astrotune.training.loop.save_checkpoint = save_then_die
     data = read_dataset({folder!r} + "/dataset.h5")
     problem = {{"images": data.images, "labels": data.labels, "train": np.arange(40), "val": np.arange(40, 60),
                "folder": __import__("pathlib").Path({folder!r})}}

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from astrotune.models.trainable import architecture_steps, layers_for_fraction, set_trainable_last_layers
+from astrotune.models.schedules import architecture_steps, layers_for_fraction
+from astrotune.models.trainable import set_trainable_last_layers
 from astrotune.models.zoo import build_base, build_classifier
 
 FRACTIONS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astrotune.evaluate import accuracy_intervals
-from astrotune.uncertainty import accuracy_interval, compare_prediction_files, compare_to_best
+from astrotune.evaluation.metrics import accuracy_intervals
+from astrotune.evaluation.uncertainty import accuracy_interval, compare_prediction_files, compare_to_best
 
 
 def test_interval_is_reproducible_and_about_binomial_width():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from astrotune.unsupervised import benchmark_row, cluster_embeddings, hungarian_accuracy
+from astrotune.evaluation.unsupervised import benchmark_row, cluster_embeddings, hungarian_accuracy
 
 
 def test_hungarian_matching_ignores_cluster_numbering():
@@ -28,7 +28,7 @@ def test_separable_blobs_are_recovered_with_fewer_components():
 
 def test_backbone_embeddings_have_one_row_per_image():
     pytest.importorskip("keras")
-    from astrotune.unsupervised import embed
+    from astrotune.evaluation.unsupervised import embed
 
     images = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
     embeddings = embed(images, "MobileNetV2", "none")

@@ -1,15 +1,18 @@
-"""The ``astrotune`` command: ``astrotune predict MODEL INPUT -o OUT.csv``; no arguments lists commands."""
+"""The ``astrotune`` command: ``astrotune predict MODEL INPUT -o OUT.csv``, ``astrotune --version``; no
+arguments lists commands."""
 
 import argparse
 import logging
 import sys
 
+from astrotune import __version__
 from astrotune.errors import InputError
 
 
 def parser():
     """The argument parser of ``astrotune`` and its subcommands."""
     main = argparse.ArgumentParser(prog="astrotune", description="astrotune command-line tools.")
+    main.add_argument("--version", action="version", version=f"astrotune {__version__}")
     commands = main.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     predict = commands.add_parser(
         "predict", help="classify a folder of images, a packed .h5 data set or a CSV of RA/Dec with a trained model",
@@ -34,7 +37,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         if args.command == "predict":
-            from astrotune.predict import predict
+            from astrotune.evaluation.predict import predict
 
             predict(args.model, args.input, args.output, batch_size=args.batch_size,
                     skyserver_url=args.skyserver_url, cutouts_dir=args.cutouts)

@@ -5,10 +5,10 @@ from snakemake.utils import validate
 
 from astrotune.config import config_hash, output_settings, packing_provenance, packing_sections
 from astrotune.config_checks import check_config
-from astrotune.features import cache_possible
+from astrotune.training.feature_cache import cache_possible
 from astrotune.models.augment import AugmentationSettings
-from astrotune.models.trainable import training_steps
-from astrotune.models.zoo import ARCHITECTURES
+from astrotune.models.schedules import training_steps
+from astrotune.models.schedules import ARCHITECTURES
 
 
 check_config(config, workflow.basedir, workflow.configfiles)

@@ -3,11 +3,11 @@
 import json
 from pathlib import Path
 
+from astrotune.evaluation.uncertainty import compare_prediction_files
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
-from astrotune.results import accuracy_metrics, collect_metrics, select_best
-from astrotune.tables import table4, table5, write_table
-from astrotune.uncertainty import compare_prediction_files
+from astrotune.reporting.paper_tables import table4, table5, write_table
+from astrotune.reporting.results import accuracy_metrics, collect_metrics, select_best
 
 with rule_logging(snakemake.log[0]):
     results = collect_metrics(snakemake.input.metrics)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from astrotune.logs import rule_logging
-from astrotune.tables import DIFFERS, table2, table3, write_table
+from astrotune.reporting.paper_tables import DIFFERS, table2, table3, write_table
 
 with rule_logging(snakemake.log[0]) as log:
     summaries = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)

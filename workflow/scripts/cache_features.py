@@ -5,9 +5,10 @@ import os
 
 os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 
-from astrotune.features import compute_features  # noqa: E402
 from astrotune.logs import rule_logging  # noqa: E402
-from astrotune.train import TrainingSettings, use_threads  # noqa: E402
+from astrotune.training.feature_cache import compute_features  # noqa: E402
+from astrotune.training.runtime import use_threads  # noqa: E402
+from astrotune.training.settings import TrainingSettings  # noqa: E402
 
 with rule_logging(snakemake.log[0]):
     use_threads(snakemake.threads)

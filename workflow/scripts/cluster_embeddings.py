@@ -6,12 +6,12 @@ import os
 os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
 
 from astrotune.data.store import read_dataset  # noqa: E402
+from astrotune.evaluation.uncertainty import accuracy_interval  # noqa: E402
+from astrotune.evaluation.unsupervised import benchmark_row, cluster_embeddings, embed  # noqa: E402
 from astrotune.io import atomic_path  # noqa: E402
 from astrotune.logs import rule_logging  # noqa: E402
-from astrotune.tables import write_table  # noqa: E402
-from astrotune.train import make_deterministic, use_threads  # noqa: E402
-from astrotune.uncertainty import accuracy_interval  # noqa: E402
-from astrotune.unsupervised import benchmark_row, cluster_embeddings, embed  # noqa: E402
+from astrotune.reporting.paper_tables import write_table  # noqa: E402
+from astrotune.training.runtime import make_deterministic, use_threads  # noqa: E402
 
 with rule_logging(snakemake.log[0]) as log:
     use_threads(snakemake.threads)

@@ -2,8 +2,8 @@
 
 from astrotune.config import network_settings
 from astrotune.logs import rule_logging
-from astrotune.sky.galaxy10 import download_cap
 from astrotune.sky.file_download import download_file
+from astrotune.sky.galaxy10 import download_cap
 from astrotune.sky.http import RetryPolicy
 
 with rule_logging(snakemake.log[0]):

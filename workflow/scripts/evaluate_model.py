@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from astrotune.evaluate import accuracy_intervals, subset_metrics
+from astrotune.evaluation.metrics import accuracy_intervals, subset_metrics
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
 

@@ -4,11 +4,11 @@ import json
 
 from astrotune.data.store import read_dataset
 from astrotune.data.subsets import read_split, subset_indices
-from astrotune.explain import explain_models, select_examples
+from astrotune.evaluation.explain import explain_models, select_examples
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
-from astrotune.plots import explanation_grid
-from astrotune.train import use_threads
+from astrotune.reporting.plots import explanation_grid
+from astrotune.training.runtime import use_threads
 
 with rule_logging(snakemake.log[0]):
     use_threads(snakemake.threads)

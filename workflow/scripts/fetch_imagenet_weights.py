@@ -5,7 +5,6 @@ import json
 import os
 from pathlib import Path
 
-
 os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 
 from astrotune.io import atomic_path, sha256_file  # noqa: E402

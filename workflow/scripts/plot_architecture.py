@@ -3,8 +3,8 @@
 import pandas as pd
 
 from astrotune.logs import rule_logging
-from astrotune.plots import accuracy_vs_layers, training_curves
-from astrotune.results import collect_metrics
+from astrotune.reporting.plots import accuracy_vs_layers, training_curves
+from astrotune.reporting.results import collect_metrics
 
 with rule_logging(snakemake.log[0]):
     arch = snakemake.wildcards.arch

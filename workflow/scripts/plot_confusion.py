@@ -3,7 +3,7 @@
 import json
 
 from astrotune.logs import rule_logging
-from astrotune.plots import confusion_matrices
+from astrotune.reporting.plots import confusion_matrices
 
 with rule_logging(snakemake.log[0]):
     metrics = json.loads(open(snakemake.input.metrics).read())

@@ -4,7 +4,7 @@
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
 from astrotune.models.heads import HeadSettings
-from astrotune.tables import architecture_summary
+from astrotune.reporting.paper_tables import architecture_summary
 
 with rule_logging(snakemake.log[0]) as log:
     summary = architecture_summary(snakemake.wildcards.arch, snakemake.params.schedule,

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from astrotune.logs import rule_logging
-from astrotune.study_tables import load_models, study_table
-from astrotune.tables import write_table
+from astrotune.reporting.paper_tables import write_table
+from astrotune.reporting.study_tables import load_models, study_table
 
 with rule_logging(snakemake.log[0]) as log:
     models = load_models(snakemake.input.metrics, snakemake.input.histories)

@@ -9,7 +9,6 @@ the in-memory, streamed and cached paths see the same batches.
 """
 
 import logging
-from dataclasses import dataclass
 
 import h5py
 import numpy as np
@@ -18,25 +17,6 @@ from astrotune.errors import InputError
 
 log = logging.getLogger(__name__)
 MB = 2**20
-
-
-@dataclass(frozen=True)
-class PerformanceSettings:
-    """Config section ``performance``: speed switches that leave results unchanged on CPU.
-
-    Attributes:
-        feature_cache: train on cached frozen-prefix tensors wherever that is exact.
-        feature_dtype: ``float32`` (exact) or ``float16`` (half the size, not exact).
-        memory_budget_mb: arrays larger than this are streamed from their HDF5 file.
-        mixed_precision: float16 compute on a GPU (ignored on CPU).
-        xla: XLA compilation on a GPU (ignored on CPU, where it was 3x slower).
-    """
-
-    feature_cache: bool = True
-    feature_dtype: str = "float32"
-    memory_budget_mb: float = 2048
-    mixed_precision: bool = False
-    xla: bool = False
 
 
 class Rows:
@@ -158,22 +138,3 @@ def epoch_dataset(source, order, onehot, batch_size, views=None, dtype="float32"
     return (tf.data.Dataset.range(n_batches)
             .map(load_tensors, num_parallel_calls=in_flight, deterministic=True)
             .prefetch(in_flight))
-
-
-def configure_accelerators(settings):
-    """Apply mixed precision and XLA when a GPU is present; returns the ``jit_compile`` to use.
-
-    On CPU both stay off (XLA measured 3x slower here; float16 compute is emulated) and the log says so.
-    """
-    import keras
-    import tensorflow as tf
-
-    wanted = settings.mixed_precision or settings.xla
-    if not tf.config.list_physical_devices("GPU"):
-        if wanted:
-            log.info("no GPU: mixed precision and XLA stay off")
-        return False
-    if settings.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        log.info("mixed precision on (mixed_float16)")
-    return bool(settings.xla)

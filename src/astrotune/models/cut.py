@@ -120,7 +120,7 @@ def _is_random(layer):
     return isinstance(layer, keras.Model) and any(_is_random(inner) for inner in layer.layers)
 
 
-def prefix_is_frozen(model, cut):
+def prefix_weights_are_frozen(model, cut):
     """Whether every weight-bearing base layer before ``cut`` is frozen, and so are the layers
     before the base."""
     base = find_base(model)
@@ -201,12 +201,6 @@ def prefix_outputs(prefix, images):
     intermediate tensor alive and needed 24 GB for 32 DenseNet121 images of 512 px.
     """
     return [np.asarray(output) for output in _as_list(prefix.predict_on_batch(images))]
-
-
-def eager_outputs(prefix, images):
-    """``prefix_outputs`` without tracing: for a few images, where tracing a large prefix would cost
-    seconds."""
-    return [output.numpy() for output in _as_list(prefix(images, training=False))]
 
 
 def middle_model(model, from_cut, to_cut):

@@ -61,9 +61,3 @@ def apply_head(features, n_classes, settings):
         if settings.dropout:
             x = keras.layers.Dropout(settings.dropout, name=f"head_dropout{index}")(x)
     return keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
-
-
-def cbam_param_count(channels, reduction, kernel_size=7):
-    """Parameters of a CBAM block on ``channels`` channels (shared MLP with biases + spatial conv)."""
-    hidden = max(1, channels // reduction)
-    return 2 * channels * hidden + hidden + channels + 2 * kernel_size**2 + 1

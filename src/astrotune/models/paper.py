@@ -1,7 +1,7 @@
 """Reference values of Sabeesh & Bolla (2022), Tables 2-5, as printed in the paper.
 
 Printed abbreviations are kept as text ("6.14K", "1.06M", "0.5") because the paper truncates
-to the digits it prints; ``astrotune.tables`` compares our exact numbers at that precision.
+to the digits it prints; ``astrotune.reporting.paper_tables`` compares our exact numbers at that precision.
 """
 
 PAPER = "Sabeesh & Bolla (2022), Classification of astronomical bodies by efficient layer fine-tuning"

@@ -1,8 +1,8 @@
 """The architecture zoo: keras.applications bases (and compact ones of our own, ``models/custom.py``)
-with augmentation and preprocessing inside and a softmax head.
+with augmentation and preprocessing inside and a softmax head; loading and saving classifiers.
 
-Importing this module does not import Keras or TensorFlow (the Snakefile validates schedules with
-it at parse time); the builders import Keras when called.
+The builders import Keras when called; what the workflow knows about an architecture without
+building it is in ``schedules.ARCHITECTURES``.
 
 ImageNet weights come from the real Keras path (``weights="imagenet"``): Keras downloads the
 no-top weight file once into ``$KERAS_HOME/models/`` (``KERAS_HOME`` is read when Keras is first
@@ -10,72 +10,11 @@ imported) and reuses it from there offline when its hash matches.
 """
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from astrotune.models.schedules import ARCHITECTURES
+
 MOBILENET_V2_ROWS = (96, 128, 160, 192, 224)
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """What the workflow needs to know about one architecture without building it.
-
-    Attributes:
-        name: keras.applications constructor name.
-        preprocessing: ImageNet input mode (``caffe``, ``torch``, ``tf``) or ``none`` when the
-            base scales its own inputs (EfficientNet families).
-        min_size: smallest input side keras.applications accepts without top.
-        n_layers: ``len(base.layers)`` of ``<name>(include_top=False, pooling="avg",
-            weights=None)``; EfficientNetB* gain one Normalization layer with ImageNet weights.
-        imagenet_file: name of the no-top ImageNet weight file under ``$KERAS_HOME/models``
-            (``{rows}``: MobileNetV2's weights depend on the input side); empty when the
-            architecture has no ImageNet weights.
-        custom: True for architectures built by ``models/custom.py`` instead of keras.applications.
-    """
-
-    name: str
-    preprocessing: str
-    min_size: int
-    n_layers: int
-    imagenet_file: str
-    custom: bool = False
-
-
-ARCHITECTURES = {spec.name: spec for spec in (
-    ArchSpec("ResNet50", "caffe", 32, 176, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ArchSpec("VGG16", "caffe", 32, 20, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ArchSpec("DenseNet121", "torch", 32, 428, "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ArchSpec("Xception", "tf", 71, 133, "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ArchSpec("EfficientNetB2", "none", 32, 340, "efficientnetb2_notop.h5"),
-    ArchSpec("MobileNetV2", "tf", 32, 155,
-             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"),
-    ArchSpec("NASNetMobile", "tf", 32, 770, "nasnet_mobile_no_top.h5"),
-    ArchSpec("EfficientNetV2S", "none", 32, 514, "efficientnetv2-s_notop.h5"),
-    ArchSpec("InceptionResNetV2", "tf", 75, 781,
-             "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ArchSpec("CompactCNN", "tf", 16, 30, "", custom=True),
-    ArchSpec("VGG11", "tf", 32, 15, "", custom=True),
-    ArchSpec("AvgPoolCNN", "tf", 32, 19, "", custom=True),
-)}
-
-
-def validate_schedule(arch, layers, n_layers=None):
-    """Check an architecture name and its trainable-layer counts (no Keras import).
-
-    Args:
-        n_layers: layers of the base as built (default: the architecture's ``n_layers``; one fewer
-            with a CBAM head, see ``base_layer_count``).
-
-    Raises:
-        ValueError: unknown architecture, or a count outside ``0..n_layers``.
-    """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"architectures.{arch}: unknown architecture; choose from {', '.join(ARCHITECTURES)}")
-    n_layers = ARCHITECTURES[arch].n_layers if n_layers is None else n_layers
-    for n in layers:
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= n_layers:
-            raise ValueError(f"architectures.{arch}: {n!r} trainable layers requested but {arch} has "
-                             f"{n_layers} layers (allowed 0..{n_layers})")
 
 
 def build_base(arch, input_shape, weights, pooling="avg"):
@@ -181,18 +120,12 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, h
         x = keras.layers.Resizing(base_shape[0], base_shape[1], name="resize_to_min")(x)
     if spec.preprocessing != "none":
         x = ImagenetPreprocessing(spec.preprocessing, name="preprocess")(x)
-    learns_statistics = weights == "none" or reinitialise > 0
-    if learns_statistics:
+    randomly_initialised = weights == "none" or reinitialise > 0
+    if randomly_initialised:
         _speed_up_batchnorm_statistics(base)
-    x = base(x, training=None if learns_statistics else False)
+    x = base(x, training=None if randomly_initialised else False)
     outputs = apply_head(x, n_classes, head)
     return keras.Model(inputs, outputs, name=f"{arch}_classifier"), base
-
-
-def base_layer_count(arch, head=None):
-    """Layers of ``arch``'s base as ``build_classifier`` builds it for ``head`` (no Keras import):
-    ``n_layers``, one fewer when the head takes the feature map (CBAM)."""
-    return ARCHITECTURES[arch].n_layers - int(bool(head is not None and head.needs_feature_map))
 
 
 def load_model(path):

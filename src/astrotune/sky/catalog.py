@@ -41,7 +41,7 @@ def _read_table(path):
     return frame
 
 
-def _parse_angle(text, unit, degrees_per_unit, low, high, name, high_inclusive):
+def parse_angle(text, unit, degrees_per_unit, low, high, name, high_inclusive):
     """Degrees from a number (degrees) or a sexagesimal string in ``unit``; returns (value, problem)."""
     try:
         value = float(text)
@@ -72,9 +72,9 @@ def _row_problems(row, classes, first_line_of_id, line):
         problems.append(f"id {ident!r} duplicates line {first_line_of_id[ident]}")
     else:
         first_line_of_id[ident] = line
-    ra, problem = _parse_angle(row["ra"].strip(), u.hourangle, 15, 0, 360, "ra", high_inclusive=False)
+    ra, problem = parse_angle(row["ra"].strip(), u.hourangle, 15, 0, 360, "ra", high_inclusive=False)
     problems += [problem] if problem else []
-    dec, problem = _parse_angle(row["dec"].strip(), u.deg, 1, -90, 90, "dec", high_inclusive=True)
+    dec, problem = parse_angle(row["dec"].strip(), u.deg, 1, -90, 90, "dec", high_inclusive=True)
     problems += [problem] if problem else []
     if row["class"].strip() not in classes:
         problems.append(f"class {row['class'].strip()!r} is not one of {list(classes)}")

@@ -10,8 +10,16 @@ from tqdm import tqdm
 
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
-from astrotune.sky.http import GaveUp, HttpFailure, RetryPolicy, iter_body, new_session, open_stream, status_failure, \
-    with_retries
+from astrotune.sky.http import (
+    GaveUp,
+    HttpFailure,
+    RetryPolicy,
+    iter_body,
+    new_session,
+    open_stream,
+    status_failure,
+    with_retries,
+)
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,17 @@ from tqdm import tqdm
 from astrotune.data.manifest import write_manifest
 from astrotune.errors import InputError
 from astrotune.io import atomic_path
-from astrotune.sky.http import (GaveUp, Hold, HttpFailure, RetryPolicy, new_session, open_stream, read_body,
-                                status_failure, with_retries)
+from astrotune.sky.http import (
+    GaveUp,
+    Hold,
+    HttpFailure,
+    RetryPolicy,
+    new_session,
+    open_stream,
+    read_body,
+    status_failure,
+    with_retries,
+)
 from astrotune.sky.journal import Journal, remove_stale_temp_files, reusable
 
 log = logging.getLogger(__name__)

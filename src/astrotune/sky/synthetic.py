@@ -19,9 +19,9 @@ import numpy as np
 from astropy.visualization import make_lupton_rgb
 from PIL import Image
 
+from astrotune.data.manifest import write_manifest
 from astrotune.errors import InputError
 from astrotune.io import atomic_write_bytes
-from astrotune.data.manifest import write_manifest
 from astrotune.sky.profiles import Psf, SersicShape, galaxy, point_source
 
 log = logging.getLogger(__name__)

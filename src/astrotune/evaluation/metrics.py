@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
 
-
 VIEWS = ("plain", "tta")
 
 
@@ -91,9 +90,9 @@ def accuracy_intervals(predictions, n_bootstrap, confidence, seed):
     """Bootstrap confidence interval of the accuracy per subset and view of a predictions table.
 
     Returns:
-        dict key -> :func:`astrotune.uncertainty.accuracy_interval` result.
+        dict key -> :func:`astrotune.evaluation.uncertainty.accuracy_interval` result.
     """
-    from astrotune.uncertainty import accuracy_interval
+    from astrotune.evaluation.uncertainty import accuracy_interval
 
     return {key: accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
             for key, rows in _by_subset_and_view(predictions)}

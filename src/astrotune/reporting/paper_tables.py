@@ -63,7 +63,7 @@ def architecture_summary(arch, schedule, n_classes, input_shape, head=None):
     base (341 layers instead of 340), which leaves every "last N layers" count unchanged.
 
     Args:
-        arch: a key of ``zoo.ARCHITECTURES``.
+        arch: a key of ``schedules.ARCHITECTURES``.
         schedule: the configured trainable-layer counts; these rows are counted by
             ``set_trainable_last_layers`` + ``count_params`` exactly as training does.
         n_classes: units of the softmax head.
@@ -208,7 +208,7 @@ def table4(results, paper_comparison=True):
         paper_comparison: put the paper's values beside ours (only for a study that reproduces the
             paper's design; otherwise the numbers are not comparable and are left out).
     """
-    from astrotune.results import has_test_split
+    from astrotune.reporting.results import has_test_split
 
     _check_results(results)
     test = has_test_split(results)
@@ -244,7 +244,7 @@ def table5(results, paper_comparison=True, comparison=None):
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
     total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
     """
-    from astrotune.results import has_test_split, select_best
+    from astrotune.reporting.results import has_test_split, select_best
 
     _check_results(results)
     test = has_test_split(results)

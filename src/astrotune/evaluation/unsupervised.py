@@ -14,7 +14,8 @@ def embedding_model(arch, input_shape, weights):
     import keras
 
     from astrotune.models.layers import ImagenetPreprocessing
-    from astrotune.models.zoo import ARCHITECTURES, build_base
+    from astrotune.models.schedules import ARCHITECTURES
+    from astrotune.models.zoo import build_base
 
     spec = ARCHITECTURES[arch]
     height, width, channels = input_shape

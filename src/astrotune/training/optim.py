@@ -66,9 +66,3 @@ def build_optimizer(settings, n_train):
     if name == "sgd":
         return keras.optimizers.SGD(rate, momentum=settings.momentum, nesterov=settings.nesterov)
     raise ValueError(f"training.optimizer {name!r} is not one of {', '.join(OPTIMIZERS)}")
-
-
-def learning_rate_at(optimizer):
-    """The learning rate the optimizer uses at its current iteration (a float)."""
-    rate = optimizer.learning_rate
-    return float(rate.numpy() if hasattr(rate, "numpy") else rate)

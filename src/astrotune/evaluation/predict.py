@@ -17,7 +17,7 @@ from astrotune.data.pack import load_image
 from astrotune.errors import InputError
 from astrotune.io import atomic_path
 from astrotune.models.metadata import read_metadata
-from astrotune.sky.catalog import SAFE_ID, _parse_angle
+from astrotune.sky.catalog import SAFE_ID, parse_angle
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,8 @@ def read_coordinates(path):
     frame["id"] = frame["id"].str.strip()
     bad, coords = [], []
     for line, row in enumerate(frame.to_dict("records"), start=2):
-        ra, ra_problem = _parse_angle(row["ra"].strip(), "hourangle", 15, 0, 360, "ra", high_inclusive=False)
-        dec, dec_problem = _parse_angle(row["dec"].strip(), "deg", 1, -90, 90, "dec", high_inclusive=True)
+        ra, ra_problem = parse_angle(row["ra"].strip(), "hourangle", 15, 0, 360, "ra", high_inclusive=False)
+        dec, dec_problem = parse_angle(row["dec"].strip(), "deg", 1, -90, 90, "dec", high_inclusive=True)
         problems = [p for p in (ra_problem, dec_problem) if p]
         if not SAFE_ID.match(row["id"]):
             problems.append(f"id {row['id']!r} is not safe as a file name")
