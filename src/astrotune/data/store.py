@@ -3,7 +3,10 @@
 Datasets: ``images`` (N, H, W, 3) uint8, ``labels`` (N,) int16, ``ids`` (N,) str (unique), ``ra`` and
 ``dec`` (N,) float64 (NaN when unknown). Attributes: ``class_names`` and provenance (``source``,
 ``data_release``, ``pixel_scale``, ``original_size``, ``image_size``, ``config_hash``, ...).
-Images are written one chunk (one image) at a time, so a data set never has to fit in memory.
+Images are written one chunk (one image) at a time, so a data set never has to fit in memory, and
+read back after writing: every image's CRC32 must match what was written before the file appears.
+Reading checks the layout first (``astrotune.data.hdf5_checks``): no external or virtual storage,
+bounded chunks and image sizes.
 """
 
 import contextlib
@@ -13,6 +16,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from astrotune.data.hdf5_checks import (
+    check_images,
+    dataset,
+    hdf5_errors,
+    image_checksums,
+    numbers,
+    open_hdf5,
+    read_rows,
+)
+from astrotune.data.images import DEFAULT_MAX_PIXELS
 from astrotune.errors import InputError
 from astrotune.io import atomic_path
 
@@ -35,15 +48,6 @@ class PackedDataset:
 
     def __len__(self):
         return len(self.labels)
-
-
-@contextlib.contextmanager
-def hdf5_errors(path):
-    """Turn read errors inside an HDF5 file (corrupt chunks, bad filters) into an InputError."""
-    try:
-        yield
-    except (OSError, KeyError, RuntimeError) as err:
-        raise InputError(path, f"damaged HDF5 file, cannot read its data ({err})") from err
 
 
 def check_labels(source, name, values, n, n_classes):
@@ -85,6 +89,7 @@ class DatasetWriter:
         self._h5, self._path, self._n, self._class_names = h5, path, n, list(class_names)
         self.images = None
         self.finished = False
+        self.checksums = np.zeros(n, dtype=np.uint32)
 
     def write_image(self, index, image):
         """Store image ``index`` (H, W, 3) uint8; the first image fixes H and W."""
@@ -96,6 +101,7 @@ class DatasetWriter:
                                                   chunks=(1, *image.shape), compression="gzip",
                                                   compression_opts=4)
         self.images[index] = image
+        self.checksums[index] = image_checksums(image[None])[0]
 
     def finish(self, labels, ids, ra, dec):
         """Check and write everything but the images."""
@@ -129,6 +135,19 @@ def dataset_writer(path, n, class_names, provenance=None):
             h5.attrs["class_names"] = np.asarray(class_names, dtype=object)
             for key, value in (provenance or {}).items():
                 h5.attrs[key] = "" if value is None else value
+        verify_written(tmp, path, writer.checksums)
+
+
+def verify_written(tmp, path, checksums):
+    """Read a just-written file back: its layout must check and every image's CRC32 must match."""
+    try:
+        with packed_images(tmp) as (_, images):
+            for start in range(0, len(checksums), _BLOCK):
+                block = read_rows(tmp, images, start, start + _BLOCK)
+                if not np.array_equal(image_checksums(block), checksums[start:start + len(block)]):
+                    raise InputError(tmp, f"dataset 'images' rows {start}..{start + len(block) - 1} differ")
+    except InputError as err:
+        raise InputError(path, f"reading back what was written failed ({err.message})") from err
 
 
 def write_dataset(path, dataset):
@@ -144,46 +163,57 @@ def write_dataset(path, dataset):
         writer.finish(dataset.labels, dataset.ids, dataset.ra, dataset.dec)
 
 
-def read_dataset(path, with_images=True):
-    """Read and validate a packed data set; errors name the file and the field."""
+def read_dataset(path, with_images=True, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read and validate a packed data set; errors name the file and the field.
+
+    Args:
+        with_images: also read the images (after their size is checked: ``max_pixels`` per image).
+    """
+    with packed_images(path, max_pixels) as (packed, images):
+        if with_images:
+            packed.images = np.concatenate([read_rows(path, images, start, start + _BLOCK)
+                                            for start in range(0, len(packed), _BLOCK)])
+        return packed
+
+
+@contextlib.contextmanager
+def packed_images(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """Open a packed data set and check everything but the image pixels.
+
+    Yields:
+        (PackedDataset without images, the open ``images`` h5py dataset): read it in blocks with
+        ``hdf5_checks.read_rows``.
+    """
     path = Path(path)
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(path, f"not a readable HDF5 file ({err})") from err
-    with h5, hdf5_errors(path):
-        for name in ("images", "labels", "ids", "ra", "dec"):
-            if name not in h5:
-                raise InputError(path, f"missing dataset '{name}'")
-            if not isinstance(h5[name], h5py.Dataset):
-                raise InputError(path, f"'{name}' is a group, expected a dataset")
-        if "class_names" not in h5.attrs:
-            raise InputError(path, "missing attribute 'class_names'")
-        class_names = [_text(name) for name in h5.attrs["class_names"]]
-        n = h5["labels"].shape[0] if h5["labels"].ndim else 0
-        labels = check_labels(path, "labels", h5["labels"], n, len(class_names))
-        for name in ("ids", "ra", "dec"):
-            if h5[name].shape != (n,):
-                raise InputError(path, f"dataset '{name}' has shape {h5[name].shape}, expected ({n},)")
-        if h5["ids"].dtype.kind not in "OSU":
-            raise InputError(path, f"dataset 'ids' must hold strings, got dtype {h5['ids'].dtype}")
-        ids = np.array([_text(i) for i in h5["ids"][:]], dtype=object)
-        check_ids(path, ids)
-        shape = h5["images"].shape
-        if len(shape) != 4 or shape[0] != n or shape[-1] != 3 or h5["images"].dtype != np.uint8:
-            raise InputError(path, f"dataset 'images' must be uint8 ({n}, H, W, 3), got "
-                                   f"{h5['images'].dtype} {shape}")
-        provenance = {key: _text(value) for key, value in h5.attrs.items()
-                      if key not in ("class_names",)}
-        return PackedDataset(
-            images=h5["images"][:] if with_images else None,
-            labels=labels,
-            ids=ids,
-            ra=h5["ra"][:],
-            dec=h5["dec"][:],
-            class_names=class_names,
-            provenance=provenance,
-        )
+    with open_hdf5(path) as h5:
+        with hdf5_errors(path):
+            packed = _check_packed(path, h5, max_pixels)
+        yield packed, h5["images"]
+
+
+def _check_packed(path, h5, max_pixels):
+    """The PackedDataset (without images) of an open packed file, after checking its layout."""
+    nodes = {name: dataset(path, h5, name) for name in ("images", "labels", "ids", "ra", "dec")}
+    if "class_names" not in h5.attrs:
+        raise InputError(path, "missing attribute 'class_names'")
+    class_names = [_text(name) for name in h5.attrs["class_names"]]
+    if not class_names or not all(isinstance(name, str) for name in class_names):
+        raise InputError(path, "attribute 'class_names' must be a list of names")
+    n = nodes["labels"].shape[0] if nodes["labels"].ndim else 0
+    with hdf5_errors(path, "labels"):
+        labels = check_labels(path, "labels", nodes["labels"], n, len(class_names))
+    if nodes["ids"].shape != (n,) or nodes["ids"].dtype.kind not in "OSU":
+        raise InputError(path, f"dataset 'ids' must hold ({n},) strings, got "
+                               f"{nodes['ids'].dtype} {nodes['ids'].shape}")
+    with hdf5_errors(path, "ids"):
+        ids = np.array([_text(i) for i in nodes["ids"][()]], dtype=object)
+    check_ids(path, ids)
+    check_images(path, nodes["images"], max_pixels)
+    if nodes["images"].shape[0] != n:
+        raise InputError(path, f"dataset 'images' has {nodes['images'].shape[0]} rows, 'labels' {n}")
+    provenance = {key: _text(value) for key, value in h5.attrs.items() if key not in ("class_names",)}
+    return PackedDataset(images=None, labels=labels, ids=ids, ra=numbers(path, h5, "ra", n),
+                         dec=numbers(path, h5, "dec", n), class_names=class_names, provenance=provenance)
 
 
 def _text(value):

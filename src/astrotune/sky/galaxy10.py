@@ -11,12 +11,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 from PIL import Image
 
+from astrotune.data.hdf5_checks import dataset, hdf5_errors, numbers, open_hdf5, read_rows
 from astrotune.data.images import DEFAULT_MAX_PIXELS
-from astrotune.data.store import PackedDataset, check_labels, hdf5_errors, write_dataset
+from astrotune.data.store import PackedDataset, check_labels, write_dataset
 from astrotune.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -147,12 +147,9 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
     spec = VARIANTS[variant]
     check_classes(classes, variant)
     source_path, dest_path = Path(source_path), Path(dest_path)
-    try:
-        h5 = h5py.File(source_path, "r")
-    except OSError as err:
-        raise InputError(source_path, f"not a readable HDF5 file ({err})") from err
-    with h5, hdf5_errors(source_path):
-        labels = _check_layout(source_path, h5, len(spec.class_names))
+    with open_hdf5(source_path) as h5:
+        with hdf5_errors(source_path):
+            labels = _check_layout(source_path, h5, len(spec.class_names))
         keep = stratified_indices(labels, n_per_class, seed)
         original_size = h5["images"].shape[1]
         if original_size ** 2 > max_pixels:
@@ -163,10 +160,10 @@ def pack_galaxy10(source_path, dest_path, *, variant, classes, image_size, n_per
         with tempfile.TemporaryFile(dir=dest_path.parent, prefix=".pack_galaxy10.") as scratch:
             images = np.memmap(scratch, dtype=np.uint8, mode="w+", shape=(len(keep), image_size, image_size, 3))
             for start in range(0, len(keep), chunk_size):
-                block = _read_rows(h5["images"], keep[start:start + chunk_size])
+                block = _read_rows(source_path, h5["images"], keep[start:start + chunk_size])
                 images[start:start + len(block)] = resize_images(block, image_size)
-            coords = {name: h5[name][:][keep].astype(np.float64) if name in h5 else np.full(len(keep), np.nan)
-                      for name in ("ra", "dec")}
+            coords = {name: numbers(source_path, h5, name, len(labels))[keep] if name in h5
+                      else np.full(len(keep), np.nan) for name in ("ra", "dec")}
             packed = PackedDataset(
                 images=images,
                 labels=labels[keep].astype(np.int16),
@@ -199,20 +196,17 @@ def _check_layout(path, h5, n_classes):
     for name in ("images", "ans"):
         if name not in h5:
             raise InputError(path, f"missing dataset '{name}' (not a Galaxy10 file?)")
-        if not isinstance(h5[name], h5py.Dataset):
-            raise InputError(path, f"'{name}' is a group, expected a dataset (not a Galaxy10 file?)")
+        dataset(path, h5, name)
     images = h5["images"]
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2] or images.dtype != np.uint8:
         raise InputError(path, f"dataset 'images' must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
-    labels = check_labels(path, "ans", h5["ans"], images.shape[0], n_classes)
-    for name in ("ra", "dec"):
-        if name in h5 and (not isinstance(h5[name], h5py.Dataset) or h5[name].shape != labels.shape):
-            raise InputError(path, f"dataset '{name}' must be a dataset of shape {labels.shape}")
-    return labels
+    with hdf5_errors(path, "ans"):
+        return check_labels(path, "ans", h5["ans"], images.shape[0], n_classes)
 
 
-def _read_rows(dataset, rows):
-    """Rows (sorted, unique) of an HDF5 dataset: one slice when they are contiguous."""
+def _read_rows(path, images, rows):
+    """Rows (sorted, unique) of the images: one slice when they are contiguous."""
     if rows[-1] - rows[0] + 1 == len(rows):
-        return dataset[rows[0]:rows[-1] + 1]
-    return dataset[rows]
+        return read_rows(path, images, rows[0], rows[-1] + 1)
+    with hdf5_errors(path, "images"):
+        return images[rows]

@@ -41,7 +41,7 @@ from astrotune.sky.http import (
     status_failure,
     with_retries,
 )
-from astrotune.sky.journal import Journal, remove_stale_temp_files, reusable
+from astrotune.sky.journal import Journal, claim_folder, remove_stale_temp_files, reusable
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +162,19 @@ def download(rows, folder, settings, shard=0):
 
     Args:
         rows: DataFrame with columns id, ra, dec (degrees).
-        folder: Images folder (created; holds the resume journal of ``shard``).
+        folder: Images folder (created; holds the resume journal of ``shard``); it must be new, empty or
+            hold a journal, and files astrotune did not write are never replaced (their rows fail).
         settings: CutoutSettings.
         shard: Journal number, so that several downloads can share one folder.
 
     Returns:
         One record per row, in row order: id, url, status, attempts, bytes, sha256, error, file.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = claim_folder(folder)
     remove_stale_temp_files(folder, {f"{ident}.jpg" for ident in rows["id"]})
-    results = reusable(rows, folder, lambda row: cutout_url(settings, row.ra, row.dec))
-    pending = [row for row in rows.itertuples() if row.id not in results]
+    results, foreign = reusable(rows, folder, lambda row: cutout_url(settings, row.ra, row.dec))
+    pending = [row for row in rows.itertuples() if row.id not in results and row.id not in foreign]
+    results |= foreign
     log.info("shard %d: %d objects, %d verified by an earlier run, %d to download",
              shard, len(rows), len(results), len(pending))
     local = threading.local()
@@ -188,6 +189,7 @@ def download(rows, folder, settings, shard=0):
         record = {"id": row.id, "url": url, "status": fetched.status, "attempts": fetched.attempts,
                   "bytes": len(fetched.data), "sha256": "", "error": fetched.error}
         if fetched.status != "failed":
+            journal.intend(row.id)
             with atomic_path(folder / f"{row.id}.jpg") as tmp:
                 tmp.write_bytes(fetched.data)
             record["sha256"] = hashlib.sha256(fetched.data).hexdigest()
