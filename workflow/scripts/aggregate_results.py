@@ -1,5 +1,9 @@
 """Snakemake adapter: per-model metrics -> accuracy summary, DVC metrics, Tables 4 and 5."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 import json
 from pathlib import Path
 

@@ -1,5 +1,9 @@
 """Snakemake adapter: per-architecture summaries -> paper Tables 2 and 3 beside the paper's values."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 from pathlib import Path
 
 import pandas as pd

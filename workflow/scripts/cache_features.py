@@ -3,6 +3,9 @@ tensors crossing its deepest cut."""
 
 import os
 
+from job_env import gpu_job
+
+gpu_job()  # a GPU job: TensorFlow takes GPU memory as it grows
 os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 
 from astrotune.logs import rule_logging  # noqa: E402

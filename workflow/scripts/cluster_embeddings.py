@@ -1,5 +1,9 @@
 """Snakemake adapter: the unsupervised baseline (backbone embeddings, PCA, k-means, Hungarian matching)."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 import json
 import os
 

@@ -1,5 +1,9 @@
 """Snakemake adapter: metrics of one trained model from its validation (and test) predictions."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 import json
 
 import pandas as pd

@@ -1,5 +1,9 @@
 """Snakemake adapter: Grad-CAM and saliency grids of every trained model on seeded validation images."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 import json
 
 from astrotune.data.store import read_dataset

@@ -1,6 +1,10 @@
 """Snakemake adapter (local rule): download an architecture's ImageNet weights for one input size into
 KERAS_HOME (MobileNetV2 has a weight file per input side)."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 import json
 import os
 from pathlib import Path

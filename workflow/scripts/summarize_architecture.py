@@ -1,5 +1,8 @@
 """Snakemake adapter: trainable-parameter counts of one architecture at every trainable-layer count."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
 
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging

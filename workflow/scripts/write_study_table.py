@@ -1,5 +1,9 @@
 """Snakemake adapter: per-model metrics and histories -> the study's table in another paper's form."""
 
+from job_env import cpu_job
+
+cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
+
 from pathlib import Path
 
 from astrotune.logs import rule_logging

@@ -177,8 +177,12 @@ def read_dataset(path, with_images=True, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 @contextlib.contextmanager
-def packed_images(path, max_pixels=DEFAULT_MAX_PIXELS):
+def packed_images(path, max_pixels=DEFAULT_MAX_PIXELS, max_rows=None, rows_limit="the cap"):
     """Open a packed data set and check everything but the image pixels.
+
+    Args:
+        max_rows: most objects accepted (checked before labels and ids are read); None: any number.
+        rows_limit: the setting that sets ``max_rows``, named in the error.
 
     Yields:
         (PackedDataset without images, the open ``images`` h5py dataset): read it in blocks with
@@ -187,6 +191,11 @@ def packed_images(path, max_pixels=DEFAULT_MAX_PIXELS):
     path = Path(path)
     with open_hdf5(path) as h5:
         with hdf5_errors(path):
+            labels = h5.get("labels")
+            if max_rows is not None and isinstance(labels, h5py.Dataset) and labels.ndim == 1 \
+                    and labels.shape[0] > max_rows:
+                raise InputError(path, f"dataset 'labels' holds {labels.shape[0]} objects, more than "
+                                       f"{rows_limit}={max_rows}")
             packed = _check_packed(path, h5, max_pixels)
         yield packed, h5["images"]
 

@@ -193,7 +193,8 @@ def _check_classes_present(entries, classes):
     return [f"no images for classes {empty}"] if empty and entries else []
 
 
-def _confined_bytes(file, roots, max_bytes):
+def confined_bytes(file, roots, max_bytes, limit="local_images.max_file_mb",
+                   roots_name="the image folder and local_images.allowed_roots"):
     """The bytes of ``file`` if it resolves to a regular file inside ``roots`` of at most ``max_bytes``.
 
     Returns:
@@ -206,8 +207,7 @@ def _confined_bytes(file, roots, max_bytes):
     except (OSError, RuntimeError, ValueError) as err:
         return None, None, f"cannot resolve the path ({err})"
     if not any(resolved.is_relative_to(root) for root in roots):
-        return None, None, (f"resolves to {resolved}, outside the image folder and "
-                            "local_images.allowed_roots")
+        return None, None, f"resolves to {resolved}, outside {roots_name}"
     try:
         fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as err:
@@ -217,17 +217,17 @@ def _confined_bytes(file, roots, max_bytes):
         if not stat.S_ISREG(info.st_mode):
             return None, None, "not a regular file (a FIFO, device, socket or folder)"
         if info.st_size > max_bytes:
-            return None, None, f"file is {info.st_size} bytes, more than local_images.max_file_mb"
+            return None, None, f"file is {info.st_size} bytes, more than {limit}"
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        return None, None, "file grew beyond local_images.max_file_mb while read"
+        return None, None, f"file grew beyond {limit} while read"
     return resolved, data, None
 
 
 def _check_image(entry, roots, max_bytes, max_pixels):
     """Confine, hash and decode one image; fill ``resolved``, ``bytes`` and ``sha256``; return its problems."""
     where = entry["where"]
-    resolved, data, reason = _confined_bytes(entry["file"], roots, max_bytes)
+    resolved, data, reason = confined_bytes(entry["file"], roots, max_bytes)
     if reason:
         return [f"{where}: rejected: {reason}"]
     digest = hashlib.sha256(data).hexdigest()
