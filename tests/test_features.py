@@ -2,6 +2,7 @@
 cache holds the 8 views; a cache of other inputs is refused; random prefixes fall back."""
 
 import logging
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -11,7 +12,7 @@ from astrotune.data.store import PackedDataset, write_dataset
 from astrotune.errors import InputError
 from astrotune.io import sha256_file
 from astrotune.models.augment import AugmentationSettings
-from astrotune.training.feature_cache import CacheFile, CacheKey, cache_possible, compute_features, open_cache
+from astrotune.training.feature_cache import CacheFile, cache_key, cache_possible, compute_features, open_cache
 from astrotune.training.loop import train
 from astrotune.training.settings import TrainingSettings
 
@@ -76,14 +77,16 @@ def test_dihedral_cache_holds_eight_views_and_trains(problem, tmp_path, caplog):
     settings = TrainingSettings(epochs=1, batch_size=8, augmentation=AugmentationSettings(dihedral=True), seed=3)
     dataset = problem["folder"] / "dataset.h5"
     cache = tmp_path / "L9.h5"
-    compute_features(dataset, cache, ARCH, DEEPEST, settings, dtype="float16")
+    from astrotune.training.settings import NumericSwitches, PerformanceSettings
+
+    compute_features(dataset, cache, ARCH, DEEPEST, settings,
+                     PerformanceSettings(numeric=NumericSwitches(feature_dtype="float16")))
     _, split = prefix_model(ARCH, N_CLASSES, (16, 16, 3), DEEPEST, settings)
     with h5py.File(cache, "r") as h5:
         cached = h5["tensor_0"][:, :4]
         assert cached.shape[0] == 8 and cached.dtype == np.float16
     for view, images in enumerate(dihedral_views(problem["images"][:4].astype("float32"))):
         np.testing.assert_allclose(cached[view], prefix_outputs(split.prefix, images)[0], rtol=1e-2, atol=1e-2)
-    from astrotune.training.settings import NumericSwitches, PerformanceSettings
 
     with caplog.at_level(logging.INFO):
         train(problem["images"], problem["labels"], problem["train"], problem["val"], N_CLASSES, ARCH, LAYERS,
@@ -97,17 +100,19 @@ def test_cache_of_other_inputs_is_refused_and_random_prefixes_fall_back(problem,
     dataset = problem["folder"] / "dataset.h5"
     cache = tmp_path / "L9.h5"
     compute_features(dataset, cache, ARCH, DEEPEST, settings)
-    key = CacheKey("0" * 64, ARCH, DEEPEST, "none", 4, False, "float32")
-    with pytest.raises(InputError, match=r"L9.h5: .*differs in: dataset_sha256, seed"):
+    key = cache_key("0" * 64, ARCH, DEEPEST, TrainingSettings(seed=4), "float32")
+    with pytest.raises(InputError, match=r"L9.h5: .*differs in: dataset_sha256, seed\)"):
         open_cache(cache, key)
-    assert cache_possible("EfficientNetB2", AugmentationSettings()) == (
-        False, "EfficientNetB2 has Dropout layers in its frozen prefix, which are random in training")
+    with pytest.raises(InputError, match=r"differs in: keras\)"):
+        open_cache(cache, replace(cache_key(sha256_file(dataset), ARCH, DEEPEST, settings, "float32"), keras="9.9"))
+    assert cache_possible("EfficientNetB2", AugmentationSettings())[0] is False
+    assert "has Dropout layers in its frozen prefix" in cache_possible("EfficientNetB2", AugmentationSettings())[1]
     assert not cache_possible(ARCH, AugmentationSettings(dihedral=True, zoom=0.1))[0]
     assert cache_possible(ARCH, AugmentationSettings(dihedral=True))[0]
     rotate = TrainingSettings(epochs=1, batch_size=8, augmentation=AugmentationSettings(rotate=True), seed=3)
     with caplog.at_level(logging.INFO):
         _train(problem, tmp_path, rotate, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
-    assert "feature cache off: augmentation other than the dihedral group" in caplog.text
+    assert "not used: augmentation other than the dihedral group" in caplog.text
     # A cache of another seed's random weights is refused by the key.
     caplog.clear()
     other_seed = TrainingSettings(epochs=1, batch_size=8, seed=4)
@@ -121,3 +126,25 @@ def test_cache_of_other_inputs_is_refused_and_random_prefixes_fall_back(problem,
         _train(problem, tmp_path / "cropped", cropped, CacheFile(str(cache), sha256_file(dataset), DEEPEST))
     assert "the model's prefix (layers, weights or Keras version) differs" in caplog.text
     assert "training the full model" in caplog.text
+
+
+def test_refused_cache_is_recorded_and_fails_the_job_when_required(problem, tmp_path):
+    """A cache the job cannot use is named in its state (and so in summary.json and the metrics JSON);
+    ``performance.require_cache`` turns the refusal into a failed job."""
+    from astrotune.training.settings import ExactSpeedups, PerformanceSettings
+
+    settings = TrainingSettings(epochs=1, batch_size=8, seed=3)
+    dataset = problem["folder"] / "dataset.h5"
+    cache = tmp_path / "L9.h5"
+    compute_features(dataset, cache, ARCH, DEEPEST, settings)
+    features = CacheFile(str(cache), sha256_file(dataset), DEEPEST)
+    _, _, state = _train(problem, tmp_path / "used", settings, features)
+    assert state.cache == "used"
+    other_seed = replace(settings, seed=4)
+    _, _, state = _train(problem, tmp_path / "refused", other_seed, features)
+    assert state.cache.startswith("refused: ") and "differs in: seed" in state.cache
+    _, _, state = _train(problem, tmp_path / "none", settings)
+    assert state.cache == "none (no feature cache for this job)"
+    with pytest.raises(InputError, match=r"performance.require_cache: feature cache .*L9.h5 refused \(.*differs in: seed"):
+        _train(problem, tmp_path / "required", other_seed, features,
+               PerformanceSettings(ExactSpeedups(require_cache=True)))

@@ -6,6 +6,7 @@ from snakemake.utils import validate
 from astrotune.config import config_hash, output_settings, packing_provenance, packing_sections
 from astrotune.config_checks import check_config
 from astrotune.training.feature_cache import cache_possible
+from astrotune.training.runtime import library_versions
 from astrotune.models.augment import AugmentationSettings
 from astrotune.models.schedules import training_steps
 from astrotune.models.schedules import ARCHITECTURES
@@ -91,7 +92,9 @@ def feature_cache(wildcards):
     """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not
     exact. Architectures given in the object form (their own weights, head or re-initialisation)
     and steps that train every layer train in full."""
-    possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]))
+    step = job_step(wildcards)
+    possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]),
+                                 config["training"]["batchnorm"], step.weights != "none" and not step.reinitialise)
     layers = cache_layers(wildcards.arch)
     if not (config["performance"]["feature_cache"] and possible and layers is not None
             and int(wildcards.layers) <= layers and isinstance(config["architectures"][wildcards.arch], list)):

@@ -11,6 +11,9 @@ rule cache_features:
         training={key: config["training"][key] for key in ("weights", "augmentation", "center_crop")},
         seed=config["seed"],
         dtype=config["performance"]["feature_dtype"],
+        # The cache's identity: an upgrade of Keras or TensorFlow, or another precision, reruns it.
+        versions=library_versions(),
+        mixed_precision=config["performance"]["mixed_precision"],
         keras_home=KERAS_HOME,
     threads: 1
     resources:

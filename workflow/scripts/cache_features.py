@@ -11,10 +11,11 @@ os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 from astrotune.logs import rule_logging  # noqa: E402
 from astrotune.training.feature_cache import compute_features  # noqa: E402
 from astrotune.training.runtime import use_threads  # noqa: E402
-from astrotune.training.settings import TrainingSettings  # noqa: E402
+from astrotune.training.settings import PerformanceSettings, TrainingSettings  # noqa: E402
 
 with rule_logging(snakemake.log[0]):
     use_threads(snakemake.threads)
     settings = TrainingSettings.from_config(snakemake.params.training, seed=snakemake.params.seed)
+    # The same performance switches as the training jobs: the prefix is built under their dtype policy.
     compute_features(snakemake.input.dataset, snakemake.output.features, snakemake.wildcards.arch,
-                     int(snakemake.wildcards.layers), settings, dtype=snakemake.params.dtype)
+                     int(snakemake.wildcards.layers), settings, PerformanceSettings.from_config(snakemake.config["performance"]))

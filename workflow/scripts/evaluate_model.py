@@ -15,6 +15,9 @@ from astrotune.logs import rule_logging
 with rule_logging(snakemake.log[0]) as log:
     summary = json.loads(open(snakemake.input.summary).read())
     predictions = pd.read_csv(snakemake.input.predictions)
+    # Whether training used its feature cache ("used", or why not), as the training job recorded it.
+    summary["cache"] = summary.get("cache", "not recorded")
+    log.info("feature cache: %s", summary["cache"])
     result = summary | subset_metrics(predictions, summary["class_names"], snakemake.params.top_k)
     intervals = accuracy_intervals(predictions, **snakemake.params.uncertainty, seed=snakemake.params.seed)
     for subset, interval in intervals.items():

@@ -40,6 +40,8 @@ class HeadSettings:
 def apply_head(features, n_classes, settings):
     """Head layers on the base's output ``features``; returns the softmax output tensor.
 
+    The softmax layer computes in float32 under any dtype policy (mixed precision included).
+
     Args:
         features: (B, C) pooled features, or (B, H, W, C) when ``settings.needs_feature_map``.
         n_classes: units of the softmax layer.
@@ -60,4 +62,6 @@ def apply_head(features, n_classes, settings):
             x = keras.layers.BatchNormalization(name=f"head_bn{index}")(x)
         if settings.dropout:
             x = keras.layers.Dropout(settings.dropout, name=f"head_dropout{index}")(x)
-    return keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
+    # float32 whatever the dtype policy: under mixed_float16 a float16 softmax rounds probabilities
+    # near 0 and 1, and the loss is computed from them.
+    return keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions")(x)

@@ -36,6 +36,7 @@ class TrainingState:
     best_epoch: int = 0
     best_val_loss: float = float("inf")
     stopped: bool = False
+    cache: str = ""  # whether this run trained on a feature cache: "used", or why not
 
 
 def training_fingerprint(dataset_sha256, split_path, arch, layers, settings):

@@ -5,9 +5,12 @@ every step of that architecture's schedule: a step with fewer trainable layers r
 between the cache cut and its own cut frozen inside the suffix. The file holds, for every image of
 the packed data set in its order, the crossing tensors ``tensor_0..tensor_{k-1}`` (``(N, ...)``, or
 ``(8, N, ...)`` with the 8 dihedral views when the only augmentation is the dihedral group), plus
-attributes saying what it belongs to. A training job uses it only when those still match and its
-model's prefix has the digest (``cut.prefix_digest``: layers, weights, Keras version) the cache was
-computed with.
+attributes saying what it belongs to (``CacheKey``: the data set, architecture, cut, weights, seed,
+views, storage dtype, the dtype policy it was computed under and the Keras, TensorFlow and backend
+versions). A training job uses it only when those still match and its model's prefix has the digest
+(``cut.prefix_digest``: layers, weights, Keras version) the cache was computed with. The workflow
+passes the library versions to ``cache_features`` as a parameter, so an upgrade reruns the cache
+instead of leaving every training job to refuse it.
 """
 
 import json
@@ -21,12 +24,11 @@ from astrotune.errors import InputError
 from astrotune.io import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 N_VIEWS = 8
-# keras.applications bases with Dropout inside their blocks: their prefix is random in training
-# (checked for the study's architectures in tests/test_cut.py).
+# keras.applications bases with Dropout inside their blocks: their prefix is random in training unless
+# the base runs in inference mode (training.batchnorm frozen, pretrained weights; tests/test_cut.py).
 RANDOM_PREFIX_ARCHS = ("EfficientNetB2", "EfficientNetV2S")
-
 
 @dataclass(frozen=True)
 class CacheKey:
@@ -39,6 +41,19 @@ class CacheKey:
     seed: int
     dihedral: bool
     dtype: str
+    policy: str = "float32"
+    keras: str = ""
+    tensorflow: str = ""
+    backend: str = ""
+
+
+def cache_key(dataset_sha256, arch, layers, settings, feature_dtype):
+    """The CacheKey of a cache at the cut of ``layers`` for these TrainingSettings, under the current
+    dtype policy and library versions (Keras imported)."""
+    from astrotune.training.runtime import dtype_policy, library_versions
+
+    return CacheKey(dataset_sha256, arch, int(layers), settings.weights, settings.seed,
+                    settings.augmentation.dihedral_only, feature_dtype, dtype_policy(), **library_versions())
 
 
 @dataclass(frozen=True)
@@ -51,14 +66,22 @@ class CacheFile:
     layers: int
 
 
-def cache_possible(arch, augmentation):
+def cache_possible(arch, augmentation, batchnorm="train", pretrained=False):
     """Whether a cache can be exact for ``arch`` under these AugmentationSettings (no Keras import).
+
+    Args:
+        arch: architecture name.
+        augmentation: AugmentationSettings.
+        batchnorm: ``training.batchnorm`` (``frozen``: a pretrained base runs in inference mode in ``fit``).
+        pretrained: the base starts from loaded weights (``weights`` not ``none``, no re-initialisation).
 
     Returns:
         (possible, reason): reason says why not, for the log.
     """
-    if arch in RANDOM_PREFIX_ARCHS:
-        return False, f"{arch} has Dropout layers in its frozen prefix, which are random in training"
+    inference_base = batchnorm == "frozen" and pretrained
+    if arch in RANDOM_PREFIX_ARCHS and not inference_base:
+        return False, (f"{arch} has Dropout layers in its frozen prefix, which are random in training "
+                       "(cacheable with pretrained weights and training.batchnorm frozen)")
     if augmentation.active and not augmentation.dihedral_only:
         return False, "augmentation other than the dihedral group makes the frozen prefix random"
     return True, ""
@@ -83,7 +106,7 @@ def _views(images, dihedral):
     return dihedral_views(images) if dihedral else [images]
 
 
-def compute_features(dataset_path, output_path, arch, layers, settings, dtype="float32"):
+def compute_features(dataset_path, output_path, arch, layers, settings, performance=None, dataset_sha256=None):
     """Run the frozen prefix over every image of a packed data set and write the crossing tensors.
 
     Images are read and tensors written batch by batch, so neither is ever held whole in memory.
@@ -94,14 +117,22 @@ def compute_features(dataset_path, output_path, arch, layers, settings, dtype="f
         arch: architecture name.
         layers: the deepest trainable-layer count of the schedule (the cache cut).
         settings: train.TrainingSettings (weights, seed, augmentation).
-        dtype: ``float32`` or ``float16``.
+        performance: ``settings.PerformanceSettings``: the storage dtype (``feature_dtype``) and the
+            switches the prefix is built under, applied as the training job applies them
+            (``runtime.configure_accelerators``), so both build the same prefix.
+        dataset_sha256: the data set's digest when known (``dataset_digest``), else computed.
     """
     from astrotune.data.store import read_dataset
     from astrotune.models.cut import prefix_digest, prefix_outputs
+    from astrotune.training.runtime import configure_accelerators
+    from astrotune.training.settings import PerformanceSettings
 
+    performance = performance or PerformanceSettings()
+    configure_accelerators(performance.numeric)
+    dtype = performance.numeric.feature_dtype
     dataset = read_dataset(dataset_path, with_images=False)
     dihedral = settings.augmentation.dihedral_only
-    key = CacheKey(sha256_file(dataset_path), arch, int(layers), settings.weights, settings.seed, dihedral, dtype)
+    key = cache_key(dataset_sha256 or sha256_file(dataset_path), arch, layers, settings, dtype)
     n = len(dataset)
     views = N_VIEWS if dihedral else 1
     with h5py.File(dataset_path, "r") as packed, atomic_path(output_path) as tmp:
@@ -125,8 +156,9 @@ def compute_features(dataset_path, output_path, arch, layers, settings, dtype="f
             h5.attrs["cut"] = split.cut
             h5.attrs["prefix_digest"] = prefix_digest(model, split.cut)
             h5.attrs["names"] = json.dumps(split.names)
-    log.info("cached %d tensors crossing the cut at base layer %d of %s (%d trainable layers) for %d images%s",
-             len(split.names), split.cut, arch, layers, n, " x 8 dihedral views" if dihedral else "")
+    log.info("cached %d tensors crossing the cut at base layer %d of %s (%d trainable layers) for %d images%s "
+             "(dtype policy %s)", len(split.names), split.cut, arch, layers, n, " x 8 dihedral views" if dihedral else "",
+             key.policy)
 
 
 def open_cache(path, key):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from astrotune.data.balance import balancing_plan
+from astrotune.errors import InputError
 from astrotune.training.checkpoints import load_checkpoint, restore_best_weights, save_best_weights, save_checkpoint
 from astrotune.training.compile import compiled_model, reseed_random_layers
 from astrotune.training.runtime import configure_accelerators, make_deterministic
@@ -32,31 +33,39 @@ def epoch_batches(source, onehot, indices, epoch, settings):
     return epoch_dataset(source, epoch_order(indices, settings.seed, epoch), onehot, settings.batch_size)
 
 
-def cached_training(model, arch, features, used_rows, layers, settings, performance):
-    """A ``features.CachedTraining`` on the cache file ``features`` for the rows ``used_rows``, or
-    None (full training; the log says why)."""
-    from astrotune.training.cached import CachedTraining
-    from astrotune.training.feature_cache import CacheKey, cache_possible, open_cache
+def cached_training(model, arch, features, used_rows, layers, settings, performance, jit_compile=False):
+    """A ``cached.CachedTraining`` on the cache file ``features`` for the rows ``used_rows``, or None
+    (full training), and the cache status: ``used``, or why not (also logged).
 
-    if not performance.exact.feature_cache or features is None:
-        return None
-    possible, reason = cache_possible(arch, settings.augmentation)
-    if not possible:
-        log.info("feature cache off: %s; training the full model", reason)
-        return None
-    key = CacheKey(features.dataset_sha256, arch, features.layers, settings.weights, settings.seed,
-                   settings.augmentation.dihedral_only, performance.numeric.feature_dtype)
+    Raises:
+        InputError: ``performance.require_cache`` is set and the job was given a cache it cannot use.
+    """
+    from astrotune.training.cached import CachedTraining
+    from astrotune.training.feature_cache import cache_key, cache_possible, open_cache
+
+    if not performance.exact.feature_cache:
+        return None, "off (performance.feature_cache is false)"
+    if features is None:
+        return None, "none (no feature cache for this job)"
+    possible, reason = cache_possible(arch, settings.augmentation, settings.batchnorm, settings.pretrained)
     try:
+        if not possible:
+            raise ValueError(reason)
+        key = cache_key(features.dataset_sha256, arch, features.layers, settings, performance.numeric.feature_dtype)
         cached = CachedTraining(model, open_cache(features.path, key), layers, settings,
-                                performance.exact.memory_budget_mb, used_rows)
+                                performance.exact.memory_budget_mb, used_rows, jit_compile)
     except ValueError as err:
-        log.info("feature cache %s not used: %s; training the full model", features.path, err)
-        return None
+        if performance.exact.require_cache:
+            raise InputError("performance.require_cache",
+                             f"feature cache {features.path} refused ({err}); this job would train the full "
+                             "model") from err
+        log.warning("feature cache %s not used: %s; training the full model", features.path, err)
+        return None, f"refused: {err}"
     log.info("training the suffix after base layer %d on cached tensors %s%s%s", cached.split.cut, features.path,
              " (a dihedral view per image per epoch)" if cached.views else "",
              f"; the frozen layers from the cache cut at base layer {cached.cache_cut} ran once"
              if cached.split.cut > cached.cache_cut else "")
-    return cached
+    return cached, "used"
 
 
 def model_summary(model, arch, layers, settings, state):
@@ -71,7 +80,7 @@ def model_summary(model, arch, layers, settings, state):
             "reinitialise": settings.reinitialise,
             "epochs": settings.epochs, "epochs_run": len(state.history), "best_epoch": state.best_epoch,
             "restored_best": bool(settings.early_stopping.patience and state.best_epoch),
-            "balancing": settings.balancing, "seed": settings.seed}
+            "balancing": settings.balancing, "seed": settings.seed, "cache": state.cache}
 
 
 def _improved(state, val_loss, settings):
@@ -108,15 +117,15 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
 
     performance = performance or PerformanceSettings()
     jit_compile = configure_accelerators(performance.numeric)
-    make_deterministic(settings.seed)
+    make_deterministic(settings.seed, ops=not jit_compile)
     indices, class_weight = balancing_plan(train_rows, labels[train_rows], n_classes, settings.balancing,
                                            settings.seed)
     source = images if isinstance(images, Rows) else Rows([images])
     model = compiled_model(arch, layers, n_classes, source.row_shapes()[0], len(indices), settings, jit_compile)
     state = load_checkpoint(checkpoint_dir, fingerprint, model)
     onehot = keras.utils.to_categorical(labels, n_classes)
-    cached = cached_training(model, arch, features, np.concatenate([indices, val_rows]), layers, settings,
-                             performance)
+    cached, state.cache = cached_training(model, arch, features, np.concatenate([indices, val_rows]), layers,
+                                          settings, performance, jit_compile)
     val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
                 else cached.eval_data(val_rows, onehot))
     callbacks = ([keras.callbacks.TensorBoard(str(Path(checkpoint_dir).parent / "tensorboard"))]

@@ -1,7 +1,11 @@
-"""Process-wide set-up of a training or inference job: threads, determinism, precision and XLA.
+"""Process-wide set-up of a training or inference job: threads, determinism, precision and XLA, and
+the library versions that are part of a cache's and a checkpoint's identity.
 """
 
 import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
 
 log = logging.getLogger(__name__)
 
@@ -14,25 +18,44 @@ def use_threads(n_threads):
     tf.config.threading.set_inter_op_parallelism_threads(n_threads)
 
 
-def make_deterministic(seed):
-    """Seed Python, NumPy and the backend, and ask TensorFlow for deterministic kernels."""
+def make_deterministic(seed, ops=True):
+    """Seed Python, NumPy and the backend, and ask TensorFlow for deterministic kernels (``ops``).
+
+    ``ops=False`` (XLA on) leaves TensorFlow's kernels free: Keras silently compiles nothing with
+    XLA while op determinism is on, so ``performance.xla`` had no effect.
+    """
     import keras
     import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if ops:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf_config.disable_op_determinism()
+        log.info("XLA on: TensorFlow op determinism off (Keras compiles nothing with XLA while it is on); "
+                 "runs with the same seed may differ in the last digits")
+
+
+def gpu_present():
+    """Whether TensorFlow sees a GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def configure_accelerators(numeric):
     """Apply mixed precision and XLA when a GPU is present; returns the ``jit_compile`` to use.
 
-    On CPU both stay off (XLA measured 3x slower here; float16 compute is emulated) and the log says so.
+    Every job that builds a model the training uses (``cache_features`` and ``train_model``) calls
+    this with the config's ``performance`` switches, so both build under the same dtype policy. On
+    CPU both stay off (XLA measured 3x slower here; float16 compute is emulated) and the log says so;
+    the dtype policy is then left as it is (tests set it directly).
     """
     import keras
-    import tensorflow as tf
 
     wanted = numeric.mixed_precision or numeric.xla
-    if not tf.config.list_physical_devices("GPU"):
+    if not gpu_present():
         if wanted:
             log.info("no GPU: mixed precision and XLA stay off")
         return False
@@ -40,3 +63,30 @@ def configure_accelerators(numeric):
         keras.mixed_precision.set_global_policy("mixed_float16")
         log.info("mixed precision on (mixed_float16)")
     return bool(numeric.xla)
+
+
+def dtype_policy():
+    """The name of Keras' global dtype policy (``float32``, ``mixed_float16``, ...)."""
+    import keras
+
+    return keras.config.dtype_policy().name
+
+
+def _installed(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "none"
+
+
+def library_versions():
+    """Versions of Keras and TensorFlow and the Keras backend, without importing Keras.
+
+    The backend is Keras' own answer once Keras is imported, else ``KERAS_BACKEND`` (default
+    ``tensorflow``), so the workflow can use this at parse time.
+    """
+    if "keras" in sys.modules:
+        backend = sys.modules["keras"].backend.backend()
+    else:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return {"keras": _installed("keras"), "tensorflow": _installed("tensorflow"), "backend": backend}

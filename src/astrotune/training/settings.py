@@ -42,8 +42,14 @@ class TrainingSettings:
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     head: HeadSettings = field(default_factory=HeadSettings)
     reinitialise: bool = False
+    batchnorm: str = "frozen"
     tensorboard: bool = False
     seed: int = 42
+
+    @property
+    def pretrained(self):
+        """The base starts from loaded weights, none of them re-initialised."""
+        return self.weights != "none" and not self.reinitialise
 
     @classmethod
     def from_config(cls, section, seed):
@@ -62,10 +68,13 @@ class ExactSpeedups:
     Attributes:
         feature_cache: train on cached frozen-prefix tensors wherever that is exact.
         memory_budget_mb: arrays larger than this are streamed from their HDF5 file.
+        require_cache: a job given a feature cache that it cannot use fails instead of training
+            the full model.
     """
 
     feature_cache: bool = True
     memory_budget_mb: float = 2048
+    require_cache: bool = False
 
 
 @dataclass(frozen=True)
