@@ -3,9 +3,10 @@ tensors crossing its deepest cut."""
 
 import os
 
-from job_env import gpu_job
+from job_env import gpu_job, resolve_memory_budget
 
 gpu_job()  # a GPU job: TensorFlow takes GPU memory as it grows
+resolve_memory_budget(snakemake)  # performance.memory_budget_mb auto: a quarter of this job's mem_mb
 os.environ["KERAS_HOME"] = os.path.abspath(snakemake.params.keras_home)
 
 from astrotune.logs import rule_logging  # noqa: E402
