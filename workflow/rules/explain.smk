@@ -2,6 +2,7 @@
 
 
 rule plot_confusion:
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         metrics=MODEL_METRICS,
     output:
@@ -15,6 +16,8 @@ rule plot_confusion:
         "../scripts/plot_confusion.py"
 
 
+# CPU jobs, not GPU jobs: they only predict (a few validation images per class; one embedding pass),
+# and their scripts hide the GPUs (job_env.cpu_job), so they never compete with a training job for one.
 rule explain_models:
     input:
         dataset="results/{dataset}/dataset.h5",

@@ -3,6 +3,7 @@
 if STUDY_FORM:
 
     rule write_study_table:
+        localrule: True  # cheap: runs where snakemake runs, never a cluster job
         input:
             metrics=[MODEL_METRICS.format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()],
             histories=[f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from astrotune.data.images import DEFAULT_MAX_PIXELS, load_resized
+from astrotune.data.images import DEFAULT_MAX_PIXELS, load_resized, open_image
 from astrotune.data.manifest import read_manifest
 from astrotune.data.store import dataset_writer
 from astrotune.errors import InputError
@@ -96,7 +96,9 @@ def pack(manifest_paths, dataset_path, skipped_path, classes, image_size, max_fa
     Objects whose status is not ``ok`` are excluded by name and listed in ``skipped_path`` (columns
     id, class, status, error, manifest); more than ``max_failed_fraction`` of them is an error. Rows
     are sorted by id, so the result does not depend on shard order. Both files are written
-    atomically: on any error neither appears.
+    atomically: on any error neither appears. When the provenance has no ``original_size`` (local
+    images) and every image has the same square size, that size is recorded, so that prediction
+    accepts images of it and resizes them as packing did.
 
     Args:
         max_pixels: Images with more pixels are rejected by name before decoding.
@@ -107,16 +109,23 @@ def pack(manifest_paths, dataset_path, skipped_path, classes, image_size, max_fa
         Number of packed objects.
     """
     kept, skipped = select_rows(manifest_paths, classes, max_failed_fraction)
+    attrs = {**(provenance or {}), "n_skipped": len(skipped)}
+    sizes = set()
 
     def load(row):
-        return load_image(row.path, image_size, row.sha256, row.manifest, max_pixels, draft)
+        image = load_image(row.path, image_size, row.sha256, row.manifest, max_pixels, draft)
+        with open_image(row.path, row.manifest, max_pixels) as header:
+            return image, header.size
 
     with atomic_path(skipped_path) as skipped_tmp:
         skipped.to_csv(skipped_tmp, index=False)
-        with dataset_writer(dataset_path, len(kept), classes,
-                            {**(provenance or {}), "n_skipped": len(skipped)}) as writer:
-            for index, image in enumerate(_ordered_map(load, kept.itertuples(), threads)):
+        with dataset_writer(dataset_path, len(kept), classes, attrs) as writer:
+            for index, (image, size) in enumerate(_ordered_map(load, kept.itertuples(), threads)):
                 writer.write_image(index, image)
+                sizes.add(size)
+            if attrs.get("original_size") in ("", None) and len(sizes) == 1:
+                width, height = sizes.pop()
+                attrs["original_size"] = width if width == height else ""
             writer.finish(
                 labels=np.array([classes.index(c) for c in kept["class"]]),
                 ids=kept["id"].to_numpy(dtype=object),
