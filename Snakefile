@@ -29,7 +29,7 @@ include: "workflow/rules/study_tables.smk"
 
 rule all:
     default_target: True
-    localrule: True
     input:
         paper_outputs(),
         study_table_outputs(),
+    localrule: True

@@ -2,53 +2,58 @@
 
 
 rule aggregate_results:
-    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
-        metrics=lambda wildcards: [MODEL_METRICS.format(dataset=wildcards.dataset, arch=arch, layers=n)
-                                   for arch, n in training_jobs()],
-        predictions=lambda wildcards: [f"{MODEL_DIR}/predictions.csv".format(dataset=wildcards.dataset, arch=arch,
-                                                                              layers=n)
-                                       for arch, n in training_jobs()],
+        metrics=lambda wildcards: [
+            MODEL_METRICS.format(dataset=wildcards.dataset, arch=arch, layers=n) for arch, n in training_jobs()
+        ],
+        predictions=lambda wildcards: [
+            f"{MODEL_DIR}/predictions.csv".format(dataset=wildcards.dataset, arch=arch, layers=n)
+            for arch, n in training_jobs()
+        ],
     output:
-        summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst",
-                       category="Accuracy"),
+        summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst", category="Accuracy"),
         metrics="results/{dataset}/metrics/accuracy.json",
-        table4=report("results/{dataset}/tables/table4.html", caption="../report/table4.rst",
-                      category="Paper tables"),
-        table5=report("results/{dataset}/tables/table5.html", caption="../report/table5.rst",
-                      category="Paper tables"),
+        table4=report("results/{dataset}/tables/table4.html", caption="../report/table4.rst", category="Paper tables"),
+        table5=report("results/{dataset}/tables/table5.html", caption="../report/table5.rst", category="Paper tables"),
         extra=multiext("results/{dataset}/tables/table", "4.csv", "4.md", "4.tex", "5.csv", "5.md", "5.tex"),
+    log:
+        "logs/{dataset}/aggregate_results.log",
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
+    conda:
+        "../envs/astrotune.yaml"
     params:
         paper_comparison=config["tables"]["paper_comparison"],
         archs=[arch for arch, _ in training_jobs()],
         layers=[n for _, n in training_jobs()],
         uncertainty=config["uncertainty"],
         seed=config["seed"],
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        "logs/{dataset}/aggregate_results.log",
     script:
         "../scripts/aggregate_results.py"
 
 
 rule plot_architecture:
-    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         metrics=lambda wildcards: schedule_outputs(wildcards, MODEL_METRICS),
         histories=lambda wildcards: schedule_outputs(wildcards, f"{MODEL_DIR}/history.csv"),
     output:
-        accuracy=report("results/{dataset}/figures/accuracy_vs_layers_{arch}.png",
-                        caption="../report/accuracy_vs_layers.rst", category="Accuracy vs layers",
-                        subcategory="{arch}"),
-        curves=report("results/{dataset}/figures/training_curves_{arch}.png",
-                      caption="../report/training_curves.rst", category="Training curves",
-                      subcategory="{arch}"),
-    params:
-        layers=lambda wildcards: arch_layers(wildcards.arch),
-    conda:
-        "../envs/astrotune.yaml"
+        accuracy=report(
+            "results/{dataset}/figures/accuracy_vs_layers_{arch}.png",
+            caption="../report/accuracy_vs_layers.rst",
+            category="Accuracy vs layers",
+            subcategory="{arch}",
+        ),
+        curves=report(
+            "results/{dataset}/figures/training_curves_{arch}.png",
+            caption="../report/training_curves.rst",
+            category="Training curves",
+            subcategory="{arch}",
+        ),
     log:
         "logs/{dataset}/plot_architecture/{arch}.log",
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
+    conda:
+        "../envs/astrotune.yaml"
+    params:
+        layers=lambda wildcards: arch_layers(wildcards.arch),
     script:
         "../scripts/plot_architecture.py"

@@ -8,15 +8,15 @@ if SOURCE == "sdss_query":
             catalog="resources/{dataset}/catalog.csv",
             sql="resources/{dataset}/catalog.sql",
             provenance="resources/{dataset}/catalog.json",
+        log:
+            "logs/{dataset}/query_sdss_catalog.log",
+        localrule: True
+        conda:
+            "../envs/astrotune.yaml"
         params:
             sdss=output_settings(config, "sdss"),
             classes=config["dataset"]["classes"],
             seed=config["seed"],
-        conda:
-            "../envs/astrotune.yaml"
-        log:
-            "logs/{dataset}/query_sdss_catalog.log",
-        localrule: True
         script:
             "../scripts/query_sdss_catalog.py"
 
@@ -31,12 +31,12 @@ if SOURCE == "catalog":
             catalog=config["catalog"]["path"],
         output:
             catalog="resources/{dataset}/catalog.csv",
-        params:
-            classes=config["dataset"]["classes"],
-        conda:
-            "../envs/astrotune.yaml"
         log:
             "logs/{dataset}/import_catalog.log",
         localrule: True
+        conda:
+            "../envs/astrotune.yaml"
+        params:
+            classes=config["dataset"]["classes"],
         script:
             "../scripts/import_catalog.py"

@@ -11,14 +11,15 @@ from astrotune.models.augment import AugmentationSettings
 from astrotune.models.schedules import training_steps
 from astrotune.models.schedules import ARCHITECTURES
 
-
 check_config(config, workflow.basedir, workflow.configfiles)
 validate(config, schema="../schemas/config.schema.yaml")
 # (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head.
 STEPS = {(step.arch, step.layers): step for step in training_steps(config)}
 if config["training"]["center_crop"] > config["dataset"]["image_size"]:
-    raise ValueError(f"training.center_crop: {config['training']['center_crop']} is larger than "
-                     f"dataset.image_size {config['dataset']['image_size']}")
+    raise ValueError(
+        f"training.center_crop: {config['training']['center_crop']} is larger than "
+        f"dataset.image_size {config['dataset']['image_size']}"
+    )
 
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
@@ -50,8 +51,9 @@ def arch_layers(arch):
 
 def schedule_outputs(wildcards, pattern):
     """``pattern`` filled in for every trainable-layer count of ``wildcards.arch``'s schedule."""
-    return [pattern.format(dataset=wildcards.dataset, arch=wildcards.arch, layers=n)
-            for n in arch_layers(wildcards.arch)]
+    return [
+        pattern.format(dataset=wildcards.dataset, arch=wildcards.arch, layers=n) for n in arch_layers(wildcards.arch)
+    ]
 
 
 def job_step(wildcards):
@@ -93,11 +95,20 @@ def feature_cache(wildcards):
     exact. Architectures given in the object form (their own weights, head or re-initialisation)
     and steps that train every layer train in full."""
     step = job_step(wildcards)
-    possible, _ = cache_possible(wildcards.arch, AugmentationSettings(**config["training"]["augmentation"]),
-                                 config["training"]["batchnorm"], step.weights != "none" and not step.reinitialise)
+    possible, _ = cache_possible(
+        wildcards.arch,
+        AugmentationSettings(**config["training"]["augmentation"]),
+        config["training"]["batchnorm"],
+        step.weights != "none" and not step.reinitialise,
+    )
     layers = cache_layers(wildcards.arch)
-    if not (config["performance"]["feature_cache"] and possible and layers is not None
-            and int(wildcards.layers) <= layers and isinstance(config["architectures"][wildcards.arch], list)):
+    if not (
+        config["performance"]["feature_cache"]
+        and possible
+        and layers is not None
+        and int(wildcards.layers) <= layers
+        and isinstance(config["architectures"][wildcards.arch], list)
+    ):
         return []
     return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{layers}.h5"]
 
@@ -116,14 +127,20 @@ def cutout_manifests(wildcards):
 
 def paper_outputs():
     """The study's tables and figures (rule all)."""
-    tables = [f"results/{DATASET}/tables/{name}.{ext}"
-              for name in ("table2", "table3", "table4", "table5") for ext in ("csv", "md", "tex", "html")]
+    tables = [
+        f"results/{DATASET}/tables/{name}.{ext}"
+        for name in ("table2", "table3", "table4", "table5")
+        for ext in ("csv", "md", "tex", "html")
+    ]
     figures = [f"results/{DATASET}/figures/accuracy_vs_layers_{arch}.png" for arch in ARCHS]
     curves = [f"results/{DATASET}/figures/training_curves_{arch}.png" for arch in ARCHS]
     confusion = [f"results/{DATASET}/figures/confusion/{arch}/L{n}.png" for arch, n in training_jobs()]
     explain = [f"results/{DATASET}/figures/{name}.png" for name in ("gradcam", "saliency")]
-    unsupervised = ([f"results/{DATASET}/tables/unsupervised.{ext}" for ext in ("csv", "md", "tex", "html")]
-                    if config["unsupervised"]["enabled"] else [])
+    unsupervised = (
+        [f"results/{DATASET}/tables/unsupervised.{ext}" for ext in ("csv", "md", "tex", "html")]
+        if config["unsupervised"]["enabled"]
+        else []
+    )
     return tables + figures + curves + confusion + explain + unsupervised
 
 

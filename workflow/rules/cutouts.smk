@@ -7,17 +7,17 @@ rule download_cutouts:
         catalog="resources/{dataset}/catalog.csv",
     output:
         manifest="resources/{dataset}/cutouts/manifest_{shard}.csv",
-    params:
-        images="resources/{dataset}/cutouts/images",
-        cutouts=output_settings(config, "cutouts"),
-        classes=config["dataset"]["classes"],
-        max_failed_fraction=config["dataset"]["max_failed_fraction"],
-    conda:
-        "../envs/astrotune.yaml"
     log:
         "logs/{dataset}/download_cutouts/{shard}.log",
     benchmark:
         "logs/benchmarks/{dataset}/download_cutouts/{shard}.tsv"
     localrule: True
+    conda:
+        "../envs/astrotune.yaml"
+    params:
+        images="resources/{dataset}/cutouts/images",
+        cutouts=output_settings(config, "cutouts"),
+        classes=config["dataset"]["classes"],
+        max_failed_fraction=config["dataset"]["max_failed_fraction"],
     script:
         "../scripts/download_cutouts.py"

@@ -2,16 +2,20 @@
 
 
 rule plot_confusion:
-    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         metrics=MODEL_METRICS,
     output:
-        figure=report("results/{dataset}/figures/confusion/{arch}/L{layers}.png", caption="../report/confusion.rst",
-                      category="Confusion matrices", subcategory="{arch}"),
-    conda:
-        "../envs/astrotune.yaml"
+        figure=report(
+            "results/{dataset}/figures/confusion/{arch}/L{layers}.png",
+            caption="../report/confusion.rst",
+            category="Confusion matrices",
+            subcategory="{arch}",
+        ),
     log:
         "logs/{dataset}/plot_confusion/{arch}/L{layers}.log",
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
+    conda:
+        "../envs/astrotune.yaml"
     script:
         "../scripts/plot_confusion.py"
 
@@ -22,26 +26,32 @@ rule explain_models:
     input:
         dataset="results/{dataset}/dataset.h5",
         split="results/{dataset}/split.csv",
-        models=lambda wildcards: [f"{MODEL_DIR}/model.keras".format(dataset=wildcards.dataset, arch=arch, layers=n)
-                                  for arch, n in training_jobs()],
+        models=lambda wildcards: [
+            f"{MODEL_DIR}/model.keras".format(dataset=wildcards.dataset, arch=arch, layers=n)
+            for arch, n in training_jobs()
+        ],
     output:
-        gradcam=report("results/{dataset}/figures/gradcam.png", caption="../report/gradcam.rst",
-                       category="Where the models look"),
-        saliency=report("results/{dataset}/figures/saliency.png", caption="../report/saliency.rst",
-                        category="Where the models look"),
+        gradcam=report(
+            "results/{dataset}/figures/gradcam.png", caption="../report/gradcam.rst", category="Where the models look"
+        ),
+        saliency=report(
+            "results/{dataset}/figures/saliency.png",
+            caption="../report/saliency.rst",
+            category="Where the models look",
+        ),
         record="results/{dataset}/metrics/explain_layers.json",
+    log:
+        "logs/{dataset}/explain_models.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/explain_models.tsv"
+    conda:
+        "../envs/astrotune.yaml"
+    threads: 1
     params:
         jobs=training_jobs(),
         images_per_class=config["explain"]["images_per_class"],
         feature_maps=config["explain"]["feature_maps"],
         seed=config["seed"],
-    threads: 1
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        "logs/{dataset}/explain_models.log",
-    benchmark:
-        "logs/benchmarks/{dataset}/explain_models.tsv"
     script:
         "../scripts/explain_models.py"
 
@@ -52,21 +62,24 @@ rule cluster_embeddings:
         weights=unsupervised_weights_inputs,
     output:
         metrics="results/{dataset}/metrics/unsupervised.json",
-        table=report("results/{dataset}/tables/unsupervised.html", caption="../report/unsupervised.rst",
-                     category="Unsupervised baseline"),
+        table=report(
+            "results/{dataset}/tables/unsupervised.html",
+            caption="../report/unsupervised.rst",
+            category="Unsupervised baseline",
+        ),
         extra=multiext("results/{dataset}/tables/unsupervised", ".csv", ".md", ".tex"),
+    log:
+        "logs/{dataset}/cluster_embeddings.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/cluster_embeddings.tsv"
+    conda:
+        "../envs/astrotune.yaml"
+    threads: 1
     params:
         settings=config["unsupervised"],
         weights=config["unsupervised"]["weights"] or config["training"]["weights"],
         uncertainty=config["uncertainty"],
         seed=config["seed"],
         keras_home=KERAS_HOME,
-    threads: 1
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        "logs/{dataset}/cluster_embeddings.log",
-    benchmark:
-        "logs/benchmarks/{dataset}/cluster_embeddings.tsv"
     script:
         "../scripts/cluster_embeddings.py"

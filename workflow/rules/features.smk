@@ -7,6 +7,15 @@ rule cache_features:
         weights=weights_inputs,
     output:
         features="results/{dataset}/features/{arch}/L{layers}.h5",
+    log:
+        "logs/{dataset}/cache_features/{arch}/L{layers}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/cache_features/{arch}/L{layers}.tsv"
+    conda:
+        "../envs/astrotune.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         training={key: config["training"][key] for key in ("weights", "augmentation", "center_crop")},
         seed=config["seed"],
@@ -15,14 +24,5 @@ rule cache_features:
         versions=library_versions(),
         mixed_precision=config["performance"]["mixed_precision"],
         keras_home=KERAS_HOME,
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        "logs/{dataset}/cache_features/{arch}/L{layers}.log",
-    benchmark:
-        "logs/benchmarks/{dataset}/cache_features/{arch}/L{layers}.tsv"
     script:
         "../scripts/cache_features.py"

@@ -10,14 +10,14 @@ if SOURCE == "galaxy10":
     rule download_galaxy10:
         output:
             f"resources/galaxy10/{GALAXY10_FILE}",
-        params:
-            url=GALAXY10_URL,
-            sha256=GALAXY10_SHA256,
-        conda:
-            "../envs/astrotune.yaml"
         log:
             f"logs/{DATASET}/download_galaxy10/{GALAXY10_FILE}.log",
         localrule: True
+        conda:
+            "../envs/astrotune.yaml"
+        params:
+            url=GALAXY10_URL,
+            sha256=GALAXY10_SHA256,
         script:
             "../scripts/download_galaxy10.py"
 
@@ -26,6 +26,12 @@ if SOURCE == "galaxy10":
             rules.download_galaxy10.output,
         output:
             "results/{dataset}/dataset.h5",
+        log:
+            "logs/{dataset}/pack_galaxy10/pack_galaxy10.log",
+        benchmark:
+            "logs/benchmarks/{dataset}/pack_galaxy10/pack_galaxy10.tsv"
+        conda:
+            "../envs/astrotune.yaml"
         params:
             variant=config["galaxy10"]["variant"],
             classes=config["dataset"]["classes"],
@@ -35,11 +41,5 @@ if SOURCE == "galaxy10":
             sha256=GALAXY10_SHA256,
             config_hash=config_hash(packing_sections(config)),
             max_pixels=config["dataset"]["max_pixels"],
-        conda:
-            "../envs/astrotune.yaml"
-        log:
-            "logs/{dataset}/pack_galaxy10/pack_galaxy10.log",
-        benchmark:
-            "logs/benchmarks/{dataset}/pack_galaxy10/pack_galaxy10.tsv"
         script:
             "../scripts/pack_galaxy10.py"

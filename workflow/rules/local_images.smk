@@ -8,6 +8,10 @@ if SOURCE == "local_images":
             source=listed_input(config["local_images"]),
         output:
             "resources/{dataset}/local_images/manifest.csv",
+        log:
+            "logs/{dataset}/index_local_images/index_local_images.log",
+        conda:
+            "../envs/astrotune.yaml"
         params:
             folder=config["local_images"]["path"],
             from_manifest=bool(config["local_images"]["manifest"]),
@@ -16,9 +20,5 @@ if SOURCE == "local_images":
             allowed_roots=config["local_images"]["allowed_roots"],
             max_file_mb=config["local_images"]["max_file_mb"],
             max_pixels=config["dataset"]["max_pixels"],
-        conda:
-            "../envs/astrotune.yaml"
-        log:
-            "logs/{dataset}/index_local_images/index_local_images.log",
         script:
             "../scripts/index_local_images.py"

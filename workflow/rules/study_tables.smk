@@ -3,19 +3,20 @@
 if STUDY_FORM:
 
     rule write_study_table:
-        localrule: True  # cheap: runs where snakemake runs, never a cluster job
         input:
             metrics=[MODEL_METRICS.format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()],
-            histories=[f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n)
-                       for arch, n in training_jobs()],
+            histories=[
+                f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()
+            ],
         output:
             html=report(f"{STUDY_TABLE}.html", caption="../report/study_table.rst", category="Study table"),
             extra=multiext(STUDY_TABLE, ".csv", ".md", ".tex"),
-        params:
-            form=STUDY_FORM,
-        conda:
-            "../envs/astrotune.yaml"
         log:
             f"logs/{DATASET}/write_study_table.log",
+        localrule: True  # cheap: runs where snakemake runs, never a cluster job
+        conda:
+            "../envs/astrotune.yaml"
+        params:
+            form=STUDY_FORM,
         script:
             "../scripts/write_study_table.py"

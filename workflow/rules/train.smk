@@ -1,16 +1,17 @@
 # Train and evaluate one model per (architecture, trainable layers).
 
+
 rule fetch_imagenet_weights:
-    localrule: True
     output:
         record=f"{KERAS_HOME}/{{arch}}_{{size}}px.imagenet.json",
+    log:
+        f"logs/{DATASET}/fetch_imagenet_weights/{{arch}}_{{size}}px.log",
+    localrule: True
+    conda:
+        "../envs/astrotune.yaml"
     params:
         keras_home=lambda wildcards, output: os.path.dirname(output.record),
         input_shape=lambda wildcards: [int(wildcards.size), int(wildcards.size), 3],
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        f"logs/{DATASET}/fetch_imagenet_weights/{{arch}}_{{size}}px.log",
     script:
         "../scripts/fetch_imagenet_weights.py"
 
@@ -26,6 +27,15 @@ rule train_model:
         history=f"{MODEL_DIR}/history.csv",
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
+    log:
+        "logs/{dataset}/train_model/{arch}/L{layers}.log",
+    benchmark:
+        "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
+    conda:
+        "../envs/astrotune.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         training=lambda wildcards: job_step(wildcards).training_section(config["training"]),
         schedule=lambda wildcards: job_step(wildcards).schedule,
@@ -35,34 +45,25 @@ rule train_model:
         feature_layers=lambda wildcards: cache_layers(wildcards.arch),
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        "logs/{dataset}/train_model/{arch}/L{layers}.log",
-    benchmark:
-        "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
     script:
         "../scripts/train_model.py"
 
 
 rule evaluate_model:
-    localrule: True  # cheap: runs where snakemake runs, never a cluster job
     input:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
     output:
         metrics=MODEL_METRICS,
+    log:
+        "logs/{dataset}/evaluate_model/{arch}/L{layers}.log",
+    localrule: True  # cheap: runs where snakemake runs, never a cluster job
+    conda:
+        "../envs/astrotune.yaml"
+    threads: 1
     params:
         uncertainty=config["uncertainty"],
         seed=config["seed"],
         top_k=config["metrics"]["top_k"],
-    threads: 1
-    conda:
-        "../envs/astrotune.yaml"
-    log:
-        "logs/{dataset}/evaluate_model/{arch}/L{layers}.log",
     script:
         "../scripts/evaluate_model.py"
