@@ -148,3 +148,60 @@ def test_refused_cache_is_recorded_and_fails_the_job_when_required(problem, tmp_
     with pytest.raises(InputError, match=r"performance.require_cache: feature cache .*L9.h5 refused \(.*differs in: seed"):
         _train(problem, tmp_path / "required", other_seed, features,
                PerformanceSettings(ExactSpeedups(require_cache=True)))
+
+
+def test_dataset_is_hashed_once_per_file(problem, tmp_path, monkeypatch):
+    import shutil
+
+    import astrotune.jobs.digest as digest
+
+    dataset = tmp_path / "dataset.h5"
+    shutil.copy(problem["folder"] / "dataset.h5", dataset)
+    hashed = []
+    monkeypatch.setattr(digest, "sha256_file", lambda path: hashed.append(path) or sha256_file(path))
+    first = digest.dataset_digest(dataset)
+    assert first == sha256_file(dataset) and digest.dataset_digest(dataset) == first
+    assert len(hashed) == 1 and digest.sidecar_path(dataset).is_file()
+    with h5py.File(dataset, "a") as h5:  # packing again writes another file
+        h5.attrs["note"] = "repacked"
+    assert digest.dataset_digest(dataset) == sha256_file(dataset) != first
+    assert len(hashed) == 2
+
+
+def test_cached_job_reads_images_only_for_what_it_evaluates(problem, tmp_path, monkeypatch):
+    """A training job on cached tensors reads the images of its validation and test rows (to predict
+    them), never the training images; its summary says the cache was used."""
+    import json
+
+    import astrotune.data.pipeline as pipeline
+    from astrotune.jobs.train import JobOutputs, run_training_job
+    from astrotune.training.settings import PerformanceSettings
+
+    settings = TrainingSettings(epochs=1, batch_size=8, seed=3)
+    dataset = problem["folder"] / "dataset.h5"
+    cache = tmp_path / "L9.h5"
+    compute_features(dataset, cache, ARCH, DEEPEST, settings)
+    split = tmp_path / "split.csv"
+    subsets = ["train"] * 24 + ["val"] * 6 + ["test"] * 6
+    split.write_text("id,subset\n" + "".join(f"o{i},{subset}\n" for i, subset in enumerate(subsets)))
+    read = []
+    real_take = pipeline.Rows.take
+
+    def recording_take(self, rows, views=None):
+        if images(self):
+            read.extend(np.asarray(rows).tolist())
+        return real_take(self, rows, views)
+
+    def images(rows):
+        return any(getattr(array, "name", "") == "/images" for array in rows.arrays)
+
+    real_within_budget = pipeline.within_budget
+    monkeypatch.setattr(pipeline.Rows, "take", recording_take)
+    monkeypatch.setattr(pipeline, "within_budget", lambda rows, *args: pytest.fail("images loaded") if images(rows)
+                        else real_within_budget(rows, *args))
+    outputs = JobOutputs(*[str(tmp_path / name) for name in ("model.keras", "history.csv", "predictions.csv",
+                                                               "summary.json")])
+    run_training_job(dataset, split, ARCH, LAYERS, settings, PerformanceSettings(), tmp_path / "checkpoint", outputs,
+                     feature_paths=[str(cache)], feature_layers=DEEPEST)
+    assert sorted(read) == list(range(24, 36))
+    assert json.loads((tmp_path / "summary.json").read_text())["cache"] == "used"

@@ -80,15 +80,30 @@ def open_rows(h5, names, budget_mb, views=False, source=""):
     Raises:
         InputError: a named dataset is missing (names the file and the dataset).
     """
+    return within_budget(streamed_rows(h5, names, views, source), budget_mb, source)
+
+
+def streamed_rows(h5, names, views=False, source=""):
+    """Rows of the named datasets of an open HDF5 file, read only when taken.
+
+    Raises:
+        InputError: a named dataset is missing (names the file and the dataset).
+    """
     for name in names:
         if name not in h5:
             raise InputError(source or h5.filename, f"missing dataset '{name}'")
-    streamed = Rows([h5[name] for name in names], views=views)
-    if streamed.nbytes <= budget_mb * MB:
-        return Rows([h5[name][...] for name in names], views=views)
+    return Rows([h5[name] for name in names], views=views)
+
+
+def within_budget(rows, budget_mb, source=""):
+    """``rows`` loaded into memory when they fit ``budget_mb``, else left streamed (the log says so)."""
+    if not rows.streamed:
+        return rows
+    if rows.nbytes <= budget_mb * MB:
+        return Rows([array[...] for array in rows.arrays], views=rows.views)
     log.info("%s: %.0f MB exceed the in-memory budget of %.0f MB; streaming batches from the file",
-             source or h5.filename, streamed.nbytes / MB, budget_mb)
-    return streamed
+             source or rows.arrays[0].file.filename, rows.nbytes / MB, budget_mb)
+    return rows
 
 
 def epoch_order(indices, seed, epoch):

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import h5py
 import pandas as pd
 
-from astrotune.data.pipeline import open_rows
+from astrotune.data.pipeline import streamed_rows
 from astrotune.data.store import read_dataset
 from astrotune.data.subsets import read_split, subset_indices
 from astrotune.evaluation.metrics import VIEWS, predictions_table
-from astrotune.io import atomic_path, sha256_file
+from astrotune.io import atomic_path
+from astrotune.jobs.digest import dataset_digest
 from astrotune.models.metadata import attach_metadata
 from astrotune.models.zoo import save_model
 from astrotune.training.checkpoints import remove_checkpoints, training_fingerprint
@@ -51,22 +52,25 @@ def run_training_job(dataset_path, split_path, arch, layers, settings, performan
         schedule: how the layer count was asked for (``L<N>``, ``frozen <p>%``, ``scratch``).
     """
     dataset = read_dataset(dataset_path, with_images=False)
-    # Held in memory under the budget, else streamed batch by batch (the file stays open until exit).
-    images = open_rows(h5py.File(dataset_path, "r"), ["images"], performance.exact.memory_budget_mb,
-                       source=dataset_path)
+    # Nothing is read yet: training on images loads them (under the memory budget) or streams them;
+    # training on cached tensors reads only the rows predicted below (the file stays open until exit).
+    images = streamed_rows(h5py.File(dataset_path, "r"), ["images"], source=dataset_path)
     split = read_split(split_path)
     rows = {subset: subset_indices(dataset, split, subset, split_path) for subset in SUBSETS}
-    dataset_sha256 = sha256_file(dataset_path)  # hashed once: Galaxy10's file is GBs
+    dataset_sha256 = dataset_digest(dataset_path)  # hashed once per file (a sidecar): Galaxy10's file is GBs
     features = [CacheFile(path, dataset_sha256, feature_layers) for path in feature_paths]
     model, history, state = train(
         images, dataset.labels, rows["train"], rows["val"], n_classes=len(dataset.class_names), arch=arch,
         layers=layers, settings=settings, checkpoint_dir=checkpoint_dir,
         fingerprint=training_fingerprint(dataset_sha256, split_path, arch, layers, settings),
         features=features[0] if features else None, performance=performance)
-    predictions = pd.concat([
-        predictions_table(model, images.take(rows[subset])[0], dataset.ids[rows[subset]],
-                          dataset.labels[rows[subset]], subset, dataset.class_names, view)
-        for subset in ("val", "test") if len(rows[subset]) for view in VIEWS])
+    tables = []
+    for subset in ("val", "test"):
+        if len(rows[subset]):
+            subset_images = images.take(rows[subset])[0]
+            tables += [predictions_table(model, subset_images, dataset.ids[rows[subset]], dataset.labels[rows[subset]],
+                                         subset, dataset.class_names, view) for view in VIEWS]
+    predictions = pd.concat(tables)
     attach_metadata(model, dataset.provenance, dataset.class_names)
     save_model(model, outputs.model)
     with atomic_path(outputs.history) as tmp:

@@ -97,7 +97,9 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     """Train (or resume) a model on rows of a packed data set.
 
     Args:
-        images, labels: the whole packed data set (N, H, W, 3) uint8 and (N,) int.
+        images, labels: the whole packed data set (N, H, W, 3) uint8 (an array, or a
+            ``pipeline.Rows``, which may stream from the file: it is read only if the full model
+            trains, and then held in memory under ``performance.exact.memory_budget_mb``) and (N,) int.
         train_rows, val_rows: row indices of the training and validation images.
         n_classes: number of classes.
         arch, layers: architecture and number of trainable last base layers.
@@ -113,7 +115,7 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     """
     import keras
 
-    from astrotune.data.pipeline import Rows, epoch_dataset
+    from astrotune.data.pipeline import Rows, epoch_dataset, within_budget
 
     performance = performance or PerformanceSettings()
     jit_compile = configure_accelerators(performance.numeric)
@@ -126,6 +128,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     onehot = keras.utils.to_categorical(labels, n_classes)
     cached, state.cache = cached_training(model, arch, features, np.concatenate([indices, val_rows]), layers,
                                           settings, performance, jit_compile)
+    if cached is None:  # images are read only when the model trains on them
+        source = within_budget(source, performance.exact.memory_budget_mb)
     val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
                 else cached.eval_data(val_rows, onehot))
     callbacks = ([keras.callbacks.TensorBoard(str(Path(checkpoint_dir).parent / "tensorboard"))]
