@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from astrotune.errors import InputError
+from astrotune.sky.journal import claim_folder
 
 
 def check_input(path, what):
@@ -77,7 +78,7 @@ def cutouts_folder(output, cutouts, inputs):
     for path in inputs:
         if Path(path).resolve() in (resolved, *resolved.parents):
             raise InputError(folder, f"--cutouts: is the input {path} or inside it; choose a new folder")
-    return folder
+    return claim_folder(folder, create=False)
 
 
 def check_url(url):

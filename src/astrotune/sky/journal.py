@@ -101,8 +101,11 @@ def _open_append(path):
     return fd
 
 
-def claim_folder(folder, what="cutouts folder"):
+def claim_folder(folder, what="cutouts folder", create=True):
     """Create ``folder`` or accept it when empty or already holding a cutout journal.
+
+    Args:
+        create: create the folder when it does not exist (False: only check).
 
     Raises:
         InputError: ``folder`` is a file, or a folder of other files that astrotune did not write.
@@ -110,6 +113,8 @@ def claim_folder(folder, what="cutouts folder"):
     folder = Path(folder)
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise InputError(folder, f"{what}: not a folder (a file, link or device); choose a new folder")
+    if not folder.exists() and not create:
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.glob(JOURNALS)):
         return folder
