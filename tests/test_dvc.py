@@ -1,11 +1,13 @@
-"""DVC: every study file has a stage; round trip of one study (`dvc repro study@<name>`, push to a local
-directory remote, clone, pull). The pulled copy must equal the original byte for byte, and after the
-documented `snakemake --touch` (pulled files carry checkout times, not workflow order) Snakemake must
-have nothing to do. The round trip runs a one-model version of the default study.
+"""DVC: every study file has a stage; a stage records data, models, metrics and tables but no feature
+cache; round trip of one study (`dvc repro study@<name>`, push to a local directory remote, clone, pull).
+The pulled copy must equal the original byte for byte, and after the documented `snakemake --touch`
+(pulled files carry checkout times, not workflow order) Snakemake must have nothing to do, although the
+feature caches stayed behind. The round trip runs a one-model version of the default study.
 """
 
 import copy
 import hashlib
+import json
 
 import pytest
 import yaml
@@ -18,17 +20,23 @@ CONFIG = copy.deepcopy(TINY_CONFIG) | {"architectures": {"VGG16": [2]}}
 CONFIG["dataset"] = CONFIG["dataset"] | {"name": DATASET}
 
 
-def dvc_outputs(workdir):
-    """Every file DVC records as a stage output, as {relative path: sha256}."""
+def recorded_files(workdir):
+    """Every file dvc.lock records as a stage output (a folder's files from its .dir manifest in the cache)."""
     stages = yaml.safe_load((workdir / "dvc.lock").read_text())["stages"]
-    hashes = {}
+    files = []
     for stage in stages.values():
         for out in stage.get("outs", []):
-            path = workdir / out["path"]
-            for file in sorted(path.rglob("*") if path.is_dir() else [path]):
-                if file.is_file():
-                    hashes[str(file.relative_to(workdir))] = hashlib.sha256(file.read_bytes()).hexdigest()
-    return hashes
+            if out["md5"].endswith(".dir"):
+                manifest = workdir / ".dvc" / "cache" / "files" / "md5" / out["md5"][:2] / out["md5"][2:]
+                files += [f"{out['path']}/{entry['relpath']}" for entry in json.loads(manifest.read_text())]
+            else:
+                files.append(out["path"])
+    return sorted(files)
+
+
+def dvc_outputs(workdir):
+    """Every file DVC records as a stage output, as {relative path: sha256 of the file in ``workdir``}."""
+    return {path: hashlib.sha256((workdir / path).read_bytes()).hexdigest() for path in recorded_files(workdir)}
 
 
 def test_every_study_file_has_a_stage_named_by_its_data_set():
@@ -38,6 +46,26 @@ def test_every_study_file_has_a_stage_named_by_its_data_set():
     assert sorted(studies.values()) == sorted(files)
     for name, path in studies.items():
         assert yaml.safe_load((PROJECT_ROOT / path).read_text())["dataset"]["name"] == name, path
+
+
+def test_study_stage_records_data_models_metrics_and_tables_but_no_feature_cache(tmp_path):
+    """`dvc commit` of a study's outputs as the workflow lays them out (without running it): everything
+    but results/<study>/features/ is recorded, so the caches are neither hashed nor pushed."""
+    project = dvc_project(tmp_path / "project", CONFIG)
+    kept = [f"resources/{DATASET}/synthetic/manifest.csv", f"resources/{DATASET}/keras/VGG16_32px.imagenet.json",
+            *(f"results/{DATASET}/{name}" for name in (
+                "dataset.h5", "skipped.csv", "split.csv", "architectures/VGG16.csv", "models/VGG16/L2/model.keras",
+                "models/VGG16/L2/history.csv", "metrics/VGG16/L2.json", "metrics/accuracy.json",
+                "tables/table5.csv", "figures/accuracy_vs_layers_VGG16.png"))]
+    caches = [f"results/{DATASET}/features/VGG16/L2.h5", f"results/{DATASET}/features/ResNet50/L45.h5"]
+    for path in kept + caches:
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(path)
+    run("dvc", "commit", "--force", STAGE, cwd=project)
+    assert recorded_files(project) == sorted(kept)
+    assert "up to date" in run("dvc", "status", STAGE, cwd=project).stdout
+    (project / caches[0]).write_text("a rebuilt cache")  # a changed cache changes nothing DVC tracks
+    assert "up to date" in run("dvc", "status", STAGE, cwd=project).stdout
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +94,9 @@ def pulled(pushed, tmp_path_factory):
 def test_pulled_files_equal_the_originals(pushed, pulled):
     original = dvc_outputs(pushed)
     assert any(path.endswith("model.keras") for path in original)
+    assert list((pushed / "results" / DATASET / "features").rglob("*.h5")), "the study computed no feature cache"
+    assert not [path for path in original if "/features/" in path]
+    assert not (pulled / "results" / DATASET / "features").exists()
     assert f"results/{DATASET}/dataset.h5" in original
     assert f"resources/{DATASET}/synthetic/manifest.csv" in original
     assert dvc_outputs(pulled) == original
