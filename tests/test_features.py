@@ -205,3 +205,22 @@ def test_cached_job_reads_images_only_for_what_it_evaluates(problem, tmp_path, m
                      feature_paths=[str(cache)], feature_layers=DEEPEST)
     assert sorted(read) == list(range(24, 36))
     assert json.loads((tmp_path / "summary.json").read_text())["cache"] == "used"
+
+
+def test_dihedral_training_with_and_without_the_cache_is_the_same(problem, tmp_path):
+    """The view of each image in each epoch comes from one (seed, epoch, position) draw on both paths."""
+    settings = TrainingSettings(epochs=2, batch_size=8, learning_rate=0.01, balancing="class_weights", seed=3,
+                                augmentation=AugmentationSettings(dihedral=True))
+    dataset = problem["folder"] / "dataset.h5"
+    cache = tmp_path / "L9.h5"
+    compute_features(dataset, cache, ARCH, DEEPEST, settings)
+    full_model, full_history, full_state = _train(problem, tmp_path / "full", settings)
+    cached_model, cached_history, cached_state = _train(problem, tmp_path / "cached", settings,
+                                                        CacheFile(str(cache), sha256_file(dataset), DEEPEST))
+    assert (full_state.cache, cached_state.cache) == ("none (no feature cache for this job)", "used")
+    np.testing.assert_array_equal(cached_history["accuracy"], full_history["accuracy"])
+    np.testing.assert_array_equal(cached_history["val_accuracy"], full_history["val_accuracy"])
+    for column in ("loss", "val_loss"):
+        np.testing.assert_allclose(cached_history[column], full_history[column], rtol=1e-4)
+    for full, cached in zip(full_model.weights, cached_model.weights, strict=True):
+        np.testing.assert_allclose(cached.numpy(), full.numpy(), rtol=1e-3, atol=2e-4, err_msg=full.path)

@@ -89,3 +89,18 @@ def test_gpu_switches_stay_off_on_cpu(caplog):
     import keras
 
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_dihedral_transform_numbers_views_as_the_cache_does():
+    from astrotune.data.pipeline import dihedral_transform
+    from astrotune.models.augment import dihedral_views
+
+    images = np.random.default_rng(0).integers(0, 256, (16, 5, 5, 3)).astype("uint8")
+    views = np.arange(16) % 8
+    expected = dihedral_views(images)
+    out = dihedral_transform(images, views)
+    for i, view in enumerate(views):
+        np.testing.assert_array_equal(out[i], expected[view][i])
+    # A source of images computes the view it is asked for.
+    np.testing.assert_array_equal(Rows([images]).take([3, 1], np.array([5, 2]))[0],
+                                  np.stack([expected[5][3], expected[2][1]]))

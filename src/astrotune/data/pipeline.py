@@ -55,9 +55,12 @@ class Rows:
 
         Args:
             rows: int row indices.
-            views: view index per row (sources with views only; None means view 0).
+            views: view index per row (None: view 0). A source with views selects them; a source
+                of images computes them (``dihedral_transform``).
         """
         rows = np.asarray(rows, dtype=np.int64)
+        if views is not None and not self.views:  # images: view v is computed, as the cache stored it
+            return [dihedral_transform(array, views) for array in Rows(self.arrays).take(rows)]
         if self.views and views is None:
             views = np.zeros(len(rows), dtype=np.int64)
         if not self.streamed:
@@ -106,13 +109,32 @@ def within_budget(rows, budget_mb, source=""):
     return rows
 
 
+def dihedral_transform(images, views):
+    """Image ``i`` of ``images`` (N, H, W, C) under symmetry ``views[i]`` of the square, numbered as
+    ``augment.dihedral_views`` numbers them (and a dihedral feature cache stores them): view
+    ``4 t + k`` is the image, transposed when ``t`` is 1, rotated by ``k`` quarter turns."""
+    images = np.asarray(images)
+    out = np.empty_like(images)
+    for view in np.unique(views):
+        chosen = np.flatnonzero(views == view)
+        part = images[chosen]
+        if view >= 4:
+            part = part.transpose(0, 2, 1, *range(3, images.ndim))
+        out[chosen] = np.rot90(part, int(view) % 4, axes=(1, 2))
+    return out
+
+
 def epoch_order(indices, seed, epoch):
     """The rows of one epoch: ``indices`` (repeats allowed) permuted by (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(np.asarray(indices, dtype=np.int64))
 
 
 def epoch_views(n, seed, epoch, n_views=8):
-    """One view per position of an epoch (the dihedral transform of each image), fixed by (seed, epoch)."""
+    """One view per position of an epoch (the dihedral transform of each image), fixed by (seed, epoch).
+
+    Training on images and training on a dihedral feature cache both take their views from here, so
+    the two see the same view of each image in each epoch.
+    """
     return np.random.default_rng([seed, epoch, n_views]).integers(n_views, size=n)
 
 
@@ -124,7 +146,8 @@ def epoch_dataset(source, order, onehot, batch_size, views=None, dtype="float32"
         order: row indices of the epoch, in order (repeats allowed).
         onehot: (N, n_classes) one-hot labels of all rows.
         batch_size: rows per batch (the last batch may be smaller).
-        views: view index per position of ``order`` (sources with views).
+        views: view index per position of ``order`` (selected from a source with views, computed
+            from images otherwise).
         dtype: dtype of ``x`` as the model receives it.
     """
     import tensorflow as tf

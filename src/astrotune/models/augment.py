@@ -50,19 +50,22 @@ class AugmentationSettings:
         return self.dihedral and self == AugmentationSettings(dihedral=True)
 
 
-def augmentation_block(settings, seed):
+def augmentation_block(settings, seed, dihedral=True):
     """A ``keras.Sequential`` named ``augmentation`` with the configured layers, or None when off.
 
     Args:
         settings: AugmentationSettings.
         seed: base seed; each layer gets its own, so runs with the same seed augment identically.
+        dihedral: include the ``RandomDihedral`` layer when ``settings.dihedral``. Training leaves it
+            out: its input pipeline draws the view of each image in each epoch from (seed, epoch,
+            position) (``pipeline.epoch_views``), the same draw a dihedral feature cache uses.
     """
     import keras
 
     from astrotune.models.layers import RandomChannelGain, RandomDihedral
 
     layers = []
-    if settings.dihedral:
+    if settings.dihedral and dihedral:
         layers.append(RandomDihedral(seed=seed, name="dihedral"))
     if settings.flip:
         layers.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 6, name="flip"))

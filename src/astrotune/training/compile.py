@@ -12,7 +12,8 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_
     from astrotune.models.zoo import build_classifier
     from astrotune.training.optim import build_optimizer
 
-    augmentation = augmentation_block(settings.augmentation, settings.seed)
+    # The dihedral view is applied by the input pipeline (loop.epoch_batches), not by a layer.
+    augmentation = augmentation_block(settings.augmentation, settings.seed, dihedral=False)
     model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation, settings.head,
                                    reinitialise=layers if settings.reinitialise else 0,
                                    center_crop=settings.center_crop)

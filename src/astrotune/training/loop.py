@@ -26,11 +26,16 @@ log = logging.getLogger(__name__)
 def epoch_batches(source, onehot, indices, epoch, settings):
     """The shuffled batches of one epoch over ``indices`` (repeats allowed), fixed by (seed, epoch).
 
+    With dihedral augmentation each position's view is drawn from (seed, epoch, position) as the
+    cached path draws it (``pipeline.epoch_views``), so both train on the same images.
     ``source`` is a ``pipeline.Rows`` of the images (possibly streamed); only each batch's rows are copied.
     """
-    from astrotune.data.pipeline import epoch_dataset, epoch_order
+    from astrotune.data.pipeline import epoch_dataset, epoch_order, epoch_views
+    from astrotune.training.feature_cache import N_VIEWS
 
-    return epoch_dataset(source, epoch_order(indices, settings.seed, epoch), onehot, settings.batch_size)
+    order = epoch_order(indices, settings.seed, epoch)
+    views = epoch_views(len(order), settings.seed, epoch, N_VIEWS) if settings.augmentation.dihedral else None
+    return epoch_dataset(source, order, onehot, settings.batch_size, views=views)
 
 
 def cached_training(model, arch, features, used_rows, layers, settings, performance, jit_compile=False):
