@@ -209,6 +209,7 @@ def _check_packed(path, h5, max_pixels):
     if not class_names or not all(isinstance(name, str) for name in class_names):
         raise InputError(path, "attribute 'class_names' must be a list of names")
     n = nodes["labels"].shape[0] if nodes["labels"].ndim else 0
+    check_images(path, nodes["images"], max_pixels)
     with hdf5_errors(path, "labels"):
         labels = check_labels(path, "labels", nodes["labels"], n, len(class_names))
     if nodes["ids"].shape != (n,) or nodes["ids"].dtype.kind not in "OSU":
@@ -217,7 +218,6 @@ def _check_packed(path, h5, max_pixels):
     with hdf5_errors(path, "ids"):
         ids = np.array([_text(i) for i in nodes["ids"][()]], dtype=object)
     check_ids(path, ids)
-    check_images(path, nodes["images"], max_pixels)
     if nodes["images"].shape[0] != n:
         raise InputError(path, f"dataset 'images' has {nodes['images'].shape[0]} rows, 'labels' {n}")
     provenance = {key: _text(value) for key, value in h5.attrs.items() if key not in ("class_names",)}
