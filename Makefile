@@ -17,9 +17,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
+# The workflow catalog's conventions (snakefmt, snakemake --lint) and ruff; tests/test_lint.py runs the same.
 lint: $(VENV)/.installed
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(VENV)/bin/ruff check src tests workflow/scripts benchmarks
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakemake --lint --configfile config/studies/sabeesh2022_sdss.yaml
+	$(VENV)/bin/snakemake --lint --configfile config/studies/alberghi_galaxy10.yaml
 
 # Deletes what the workflow computed or fetched (results/, resources/, logs/ with the rule benchmarks,
 # .snakemake/, report.html); never a tracked file (e.g. benchmarks/ holds the project's benchmark scripts).
