@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import h5py
 import numpy as np
 from PIL import Image
 
@@ -96,3 +97,12 @@ class CutoutServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def corrupt_chunk(path, name, index=1):
+    """Overwrite the middle of chunk ``index`` of a compressed dataset with garbage."""
+    with h5py.File(path, "r") as h5:
+        info = h5[name].id.get_chunk_info(index)
+    with open(path, "r+b") as handle:
+        handle.seek(info.byte_offset + info.size // 4)
+        handle.write(b"\xff\x00garbage" * max(1, info.size // 20))

@@ -16,7 +16,14 @@ from PIL import Image
 
 keras = pytest.importorskip("keras")
 
-from predict_helpers import CLASSES, PROVENANCE, SIDE, one_line_error, save_workflow_model  # noqa: E402
+from predict_helpers import (  # noqa: E402
+    CLASSES,
+    PROVENANCE,
+    SIDE,
+    corrupt_chunk,
+    one_line_error,
+    save_workflow_model,
+)
 
 from astrotune.cli import main  # noqa: E402
 from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
@@ -35,6 +42,10 @@ def files(tmp_path_factory):
         images=images, labels=np.arange(3), ids=np.array(["a", "b", "c"], dtype=object), ra=np.zeros(3),
         dec=np.zeros(3), class_names=CLASSES, provenance=PROVENANCE))
     pd.DataFrame({"id": ["a", "b"], "ra": [150.1, 150.2], "dec": [2.1, 2.2]}).to_csv(root / "coords.csv", index=False)
+    write_dataset(root / "corrupt.h5", PackedDataset(
+        images=np.repeat(images, 3, axis=0), labels=np.arange(9) % 3, ids=np.array(list("abcdefghi"), dtype=object),
+        ra=np.zeros(9), dec=np.zeros(9), class_names=CLASSES, provenance=PROVENANCE))
+    corrupt_chunk(root / "corrupt.h5", "images", 7)
     (root / "images").mkdir()
     Image.fromarray(images[0]).save(root / "images" / "a.png")
     return root
@@ -92,6 +103,8 @@ def test_bad_models_and_flags_give_one_named_line(files, tmp_path, capsys):
         (model, csv, ["--skyserver-url", "file:///etc"], "--skyserver-url: 'file:///etc' is not an http"),
         (model, csv, ["--skyserver-url", "not a url"], "--skyserver-url: 'not a url' is not an http"),
         (model, tmp_path / "x.txt", [], "input does not exist"),
+        (model, files / "corrupt.h5", ["--batch-size", "4"],
+         f"{files / 'corrupt.h5'}: dataset 'images': damaged HDF5 file, cannot read its data"),
     ]
     for model_path, input_path, flags, message in cases:
         out = tmp_path / "out.csv"
