@@ -99,13 +99,25 @@ def test_every_training_job_ran_as_a_slurm_job_with_one_gpu(slurm_run):
         assert job["TimeLimit"] == "06:00:00"
 
 
-LOCAL_RULES = {"split_dataset", "evaluate_model", "aggregate_results", "plot_architecture", "architecture_tables"}
+def test_cache_jobs_ran_as_slurm_jobs_with_one_gpu(slurm_run):
+    _, _, jobs, _ = slurm_run
+    for job_id in jobs.get("cache_features", []):
+        job = scontrol_job(job_id)
+        assert job["JobState"] == "COMPLETED", job
+        assert job.get("TresPerJob") == "gres:gpu:1", job
+        assert job["TimeLimit"] == "02:00:00"
+
+
+LOCAL_RULES = {"split_dataset", "evaluate_model", "aggregate_results", "plot_architecture", "plot_confusion",
+               "architecture_tables", "write_study_table"}
 
 
 def test_other_jobs_ran_on_slurm_without_a_gpu(slurm_run):
     _, _, jobs, _ = slurm_run
-    assert {"render_synthetic_sky", "pack_dataset", "summarize_architecture"} <= set(jobs)
-    for job_id in jobs["pack_dataset"] + jobs["summarize_architecture"]:
+    cpu_rules = ["render_synthetic_sky", "pack_dataset", "summarize_architecture", "explain_models",
+                 "cluster_embeddings"]
+    assert set(cpu_rules) <= set(jobs)
+    for job_id in [job_id for rule in cpu_rules for job_id in jobs[rule]]:
         job = scontrol_job(job_id)
         assert job["JobState"] == "COMPLETED"
         assert "gpu" not in job.get("TresPerJob", "") + job.get("TresPerNode", "")
