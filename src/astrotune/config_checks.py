@@ -1,13 +1,20 @@
-"""Config checks that JSON Schema cannot express, run by common.smk before any job is planned.
+"""Config checks, run by common.smk before any job is planned: one line per problem, naming the key.
 
+- The config files: a key given twice in one mapping is refused (YAML would keep the last value).
 - The config tree: YAML aliases (``&name`` / ``*name``) are rejected (an alias bomb expands to
   billions of nodes and hangs validation), and so is a tree of more than ``MAX_CONFIG_NODES`` values.
+- The schema (``workflow/schemas/config.schema.yaml``), every violation as one line with the key and
+  the allowed values or range, never the schema itself; an ``architectures`` entry's problem is
+  named (a repeated count, a count beyond the base's depth, an unknown key).
+- ``training.center_crop`` must fit in ``dataset.image_size``; ``synthetic.class_fractions`` keys must
+  be ``dataset.classes`` (for the synthetic source).
 - ``seed``: Keras seeds epoch ``e`` (0-based) with ``seed + e``, which must stay below 2**32.
 - ``split.val_fraction`` + ``split.test_fraction`` must leave objects for training.
 - ``training.weights``, when a path: it must be a Keras weights file (``.weights.h5``, legacy
   ``.h5``/``.hdf5`` or a ``.keras`` archive), checked with h5py without building any model.
 
-Values the config leaves out take the schema's defaults; type errors are left to ``validate``.
+Values the config leaves out take the schema's defaults. The depth of each architecture's base is
+the schema's ``x-base-layers`` (one fewer with a CBAM head, which takes the feature map).
 """
 
 import zipfile
@@ -15,8 +22,9 @@ from pathlib import Path
 
 import h5py
 import yaml
+from jsonschema import validators
 
-from astrotune.errors import InputError
+from astrotune.errors import InputError, raise_problems
 
 MAX_CONFIG_NODES = 100_000
 SEED_LIMIT = 2 ** 32
@@ -32,25 +40,136 @@ def check_config(config, basedir, configfiles=()):
         configfiles: The config files the config came from (named in errors).
     """
     source = ", ".join(str(path) for path in configfiles) or "config"
+    for path in configfiles:
+        check_duplicate_keys(path)
     check_tree(config, source)
     schema = yaml.safe_load((Path(basedir) / SCHEMA).read_text())
+    problems = schema_problems(config, schema)
+    if not problems:
+        problems = semantic_problems(config, schema)
+    if problems:
+        raise_problems(source, problems, what="problem(s) in the config")
 
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise InputError(self.name, f"line {key_node.start_mark.line + 1}: key {key!r} is given twice "
+                                            f"in one mapping (first on line {seen[key]}); keep one")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def check_duplicate_keys(path):
+    """Raise InputError naming the file, line and key of a mapping key given twice."""
+    path = Path(path)
+    if path.is_file():
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            try:
+                yaml.load(handle, Loader=_StrictLoader)
+            except yaml.YAMLError as err:
+                raise InputError(path, f"not valid YAML ({' '.join(str(err).split())[:300]})") from None
+
+
+def schema_problems(config, schema):
+    """One line per schema violation: the key, then why, with the allowed values or range."""
+    validator = validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    return [line for error in errors for line in _explain(error)][:1000]
+
+
+def _key(error, *more):
+    return ".".join(str(part) for part in [*error.absolute_path, *more]) or "<top>"
+
+
+def _explain(error):
+    """Lines for one jsonschema error (oneOf/anyOf: the branch of the value's own type, explained)."""
+    kind, value, rule = error.validator, error.instance, error.validator_value
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return [f"{_key(error, k)}: unknown key; allowed keys: {', '.join(allowed) or 'none'}"
+                for k in sorted(set(value) - set(allowed), key=str)]
+    if kind in ("oneOf", "anyOf"):
+        branches = {}
+        for sub in error.context or ():
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        for index, branch in enumerate(rule):
+            if _matches_type(value, branch.get("type")) and index in branches:
+                return [line for sub in branches[index] for line in _explain(sub)]
+        kinds = " or ".join(str(branch.get("type", "?")) for branch in rule)
+        return [f"{_key(error)}: {shown} must be {kinds}"]
+    if "propertyNames" in error.schema_path and kind == "enum":
+        return [f"{_key(error, value)}: unknown name; allowed: {', '.join(rule)}"]
+    reasons = {
+        "enum": lambda: f"{shown} is not one of {', '.join(map(str, rule))}",
+        "type": lambda: f"{shown} must be of type {rule}",
+        "minimum": lambda: f"{shown} is below the minimum {rule}",
+        "maximum": lambda: f"{shown} is above the maximum {rule}",
+        "exclusiveMinimum": lambda: f"{shown} must be above {rule}",
+        "exclusiveMaximum": lambda: f"{shown} must be below {rule}",
+        "uniqueItems": lambda: f"repeats {sorted({v for v in value if value.count(v) > 1}, key=str)}; "
+                               "give each value once",
+        "minItems": lambda: f"needs at least {rule} item(s)",
+        "maxItems": lambda: f"takes at most {rule} item(s)",
+        "minProperties": lambda: f"needs at least {rule} key(s)",
+        "pattern": lambda: f"{shown} does not match the pattern {rule}",
+        "required": lambda: error.message,
+    }
+    reason = reasons[kind]() if kind in reasons else " ".join(error.message.split())[:200]
+    return [f"{_key(error)}: {reason}"]
+
+
+def _matches_type(value, types):
+    names = {"array": list, "object": dict, "string": str, "boolean": bool, "null": type(None)}
+    for name in types if isinstance(types, list) else [types]:
+        if name in names and isinstance(value, names[name]):
+            return True
+        if name in ("integer", "number") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+    return False
+
+
+def semantic_problems(config, schema):
+    """Problems of a config that passes the schema: layer counts, center crop, class fractions."""
     def value(key):
         return _lookup(config, schema, key)
 
+    problems = []
     seed, epochs = value("seed"), value("training.epochs")
-    if _is_int(seed) and _is_int(epochs) and seed + epochs > SEED_LIMIT:
-        raise InputError(source, f"seed {seed} is too large: seed + training.epochs ({epochs}) must be at most "
-                                 f"2**32 = {SEED_LIMIT} (epoch e is seeded with seed + e, below 2**32)")
+    if seed + epochs > SEED_LIMIT:
+        problems.append(f"seed {seed} is too large: seed + training.epochs ({epochs}) must be at most 2**32 = "
+                        f"{SEED_LIMIT} (epoch e is seeded with seed + e, below 2**32)")
     val, test = value("split.val_fraction"), value("split.test_fraction")
-    if _is_number(val) and _is_number(test) and val + test >= 1:
-        raise InputError(source, f"split.val_fraction ({val}) + split.test_fraction ({test}) must be below 1, "
-                                 "or no object is left for training")
+    if val + test >= 1:
+        problems.append(f"split.val_fraction ({val}) + split.test_fraction ({test}) must be below 1, or no object "
+                        "is left for training")
     weights = value("training.weights")
-    if isinstance(weights, str) and weights not in ("imagenet", "none"):
-        problem = weights_file_problem(Path(weights))
-        if problem:
-            raise InputError(source, f"training.weights {weights!r}: {problem}")
+    if weights not in ("imagenet", "none") and (problem := weights_file_problem(Path(weights))):
+        problems.append(f"training.weights {weights!r}: {problem}")
+    depths = schema["properties"]["architectures"].get("x-base-layers", {})
+    for arch, entry in (value("architectures") or {}).items():
+        entry = entry if isinstance(entry, dict) else {"layers": entry}
+        cbam = (entry.get("head") or {}).get("cbam", (value("training.head") or {}).get("cbam", False))
+        depth = depths.get(arch, 0) - int(bool(cbam))
+        for n in entry.get("layers", []):
+            if n > depth:
+                problems.append(f"architectures.{arch}: {n} trainable layers requested but {arch} has {depth} "
+                                f"layers (allowed 0..{depth}{', one fewer with a CBAM head' if cbam else ''})")
+    crop, side = value("training.center_crop"), value("dataset.image_size")
+    if crop and crop > side:
+        problems.append(f"training.center_crop: {crop} is larger than dataset.image_size {side} "
+                        f"(allowed 0..{side}; 0 keeps the whole image)")
+    fractions, classes = value("synthetic.class_fractions"), value("dataset.classes")
+    if value("dataset.source") == "synthetic" and sorted(fractions) != sorted(classes):
+        problems.append(f"synthetic.class_fractions: keys {sorted(fractions)} must be the dataset.classes "
+                        f"{sorted(classes)}")
+    return problems
 
 
 def check_tree(config, source):
@@ -106,11 +225,3 @@ def _lookup(config, schema, key):
         spec = (spec or {}).get("properties", {}).get(part, {})
         node = node.get(part) if isinstance(node, dict) else None
     return spec.get("default") if node is None else node
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,103 @@
+"""Issue 23, item 5: every config problem is one line naming the key and the reason, before any job.
+
+In process through ``check_config`` (what common.smk calls first), and one dry run of Snakemake on a
+study file with several mistakes, as a user runs it.
+"""
+
+import copy
+import time
+
+import pytest
+import yaml
+
+from astrotune.config_checks import check_config
+from astrotune.errors import InputError
+from astrotune.models.schedules import ARCHITECTURES
+
+from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, copy_project, run_snakemake
+
+SCHEMA = yaml.safe_load((PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
+def problems(change):
+    config = copy.deepcopy(TINY_CONFIG)
+    change(config)
+    with pytest.raises(InputError) as info:
+        check_config(config, PROJECT_ROOT, ["study.yaml"])
+    return str(info.value).splitlines()
+
+
+@pytest.mark.parametrize("change, line", [
+    (lambda c: c.update(bogus=1), "bogus: unknown key; allowed keys: architectures, catalog, cutouts, dataset,"),
+    (lambda c: c["training"].update(epoch=3), "training.epoch: unknown key; allowed keys: "),
+    (lambda c: c["dataset"].update(source="sdss"),
+     "dataset.source: 'sdss' is not one of synthetic, sdss_query, catalog, galaxy10, local_images"),
+    (lambda c: c["training"].update(epochs=1_000_000_000_000),
+     "training.epochs: 1000000000000 is above the maximum 100000"),
+    (lambda c: c["training"].update(epochs="ten"), "training.epochs: 'ten' must be of type integer"),
+    (lambda c: c["architectures"].update(VGG16=[0, 2, 2]), "architectures.VGG16: repeats [2]; give each value once"),
+    (lambda c: c["architectures"].update(VGG16={"layers": [1], "colour": 3}),
+     "architectures.VGG16.colour: unknown key; allowed keys: from_scratch, frozen_fractions, head, layers,"),
+    (lambda c: c["architectures"].update(VGG16={"layers": [-1]}), "architectures.VGG16.layers.0: -1 is below the "
+                                                                   "minimum 0"),
+    (lambda c: c["architectures"].update(VGG16="all"), "architectures.VGG16: 'all' must be array or object"),
+    (lambda c: c["architectures"].update(ResNet51=[0]), "architectures.ResNet51: unknown name; allowed: ResNet50,"),
+    (lambda c: c["architectures"].update(VGG16=[0, 21]),
+     "architectures.VGG16: 21 trainable layers requested but VGG16 has 20 layers (allowed 0..20)"),
+    (lambda c: c["architectures"].update(VGG16={"layers": [20], "head": {"cbam": True}}),
+     "architectures.VGG16: 20 trainable layers requested but VGG16 has 19 layers (allowed 0..19, one fewer"),
+    (lambda c: c["training"].update(center_crop=64),
+     "training.center_crop: 64 is larger than dataset.image_size 32 (allowed 0..32"),
+    (lambda c: c["synthetic"].update(class_fractions={"GALAXY": 0.5, "STARS": 0.5}),
+     "synthetic.class_fractions: keys ['GALAXY', 'STARS'] must be the dataset.classes ['GALAXY', 'QSO', 'STAR']"),
+])
+def test_each_problem_is_one_line_naming_the_key(change, line):
+    lines = problems(change)
+    assert lines[0] == "study.yaml: 1 problem(s) in the config:"
+    assert len(lines) == 2 and lines[1].strip().startswith(line), lines
+
+
+def test_several_problems_are_listed_capped_and_short():
+    def change(config):
+        config.update({f"key{i}": i for i in range(30)})
+        config["training"]["epochs"] = 0
+    lines = problems(change)
+    assert lines[0] == "study.yaml: 31 problem(s) in the config:" and lines[-1] == "  ... and 11 more"
+    assert len(lines) == 22 and max(map(len, lines)) < 400
+
+
+def test_the_schema_knows_every_base_depth():
+    depths = SCHEMA["properties"]["architectures"]["x-base-layers"]
+    assert depths == {name: spec.n_layers for name, spec in ARCHITECTURES.items()}
+
+
+def test_duplicate_yaml_keys_are_refused_naming_the_line(tmp_path):
+    study = tmp_path / "study.yaml"
+    study.write_text("seed: 1\ntraining:\n  epochs: 3\n  batch_size: 8\n  epochs: 30\n")
+    with pytest.raises(InputError, match=r"study.yaml: line 5: key 'epochs' is given twice in one mapping "
+                                         r"\(first on line 3\)"):
+        check_config(yaml.safe_load(study.read_text()), PROJECT_ROOT, [str(study)])
+
+
+def test_snakemake_prints_the_lines_not_the_schema_before_any_job(tmp_path):
+    workdir = copy_project(tmp_path / "project", TINY_CONFIG)
+    bad = copy.deepcopy(TINY_CONFIG) | {"bogus": 1}
+    bad["training"] |= {"epochs": 1_000_000_000_000, "center_crop": 64}
+    bad["architectures"] = {"VGG16": [0, 2, 2], "MobileNetV2": {"layers": [1], "colour": 3}}
+    (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(bad))
+    start = time.monotonic()
+    result = run_snakemake(workdir, "-n", "--configfile", "config/bad.yaml", check=False, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and time.monotonic() - start < 60
+    for line in ["config/bad.yaml: 4 problem(s) in the config:", "architectures.MobileNetV2.colour: unknown key",
+                 "architectures.VGG16: repeats [2]", "bogus: unknown key",
+                 "training.epochs: 1000000000000 is above the maximum 100000"]:
+        assert line in output, output[-3000:]
+    assert "is too large" not in output and "description" not in output and len(output.splitlines()) < 30, output[-3000:]
+    assert "Job stats" not in output and not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", *sorted(
+    str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "config" / "studies").glob("*.yaml"))])
+def test_shipped_configs_pass_every_check(path):
+    check_config(yaml.safe_load((PROJECT_ROOT / path).read_text()), PROJECT_ROOT, [PROJECT_ROOT / path])
