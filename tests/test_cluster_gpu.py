@@ -9,6 +9,7 @@ CPU rule uses makes this test name the script.
 
 import ast
 import copy
+import functools
 import importlib.util
 import json
 import re
@@ -44,6 +45,7 @@ def imported_names(tree):
     return names
 
 
+@functools.cache
 def package_modules():
     """{dotted name: parsed module} of src/astrotune."""
     modules = {}
@@ -66,6 +68,7 @@ def reaches_framework(names, modules):
     return False
 
 
+@functools.cache
 def rule_scripts():
     """{script stem: whether its rule asks for a GPU}, read from workflow/rules/*.smk."""
     rules = {}
@@ -97,7 +100,8 @@ def test_script_sets_its_gpu_visibility_before_tensorflow_can_start(stem):
     gpu = rule_scripts()[stem]
     tree = ast.parse((SCRIPTS / f"{stem}.py").read_text())
     line, called = first_call(tree, {"cpu_job", "gpu_job"})
-    needs_keras = reaches_framework(imported_names(tree) - {"job_env"}, package_modules())
+    modules = package_modules()
+    needs_keras = reaches_framework(imported_names(tree) - {"job_env"}, modules)
     if gpu:
         assert called == "gpu_job", f"{stem}.py is a GPU rule's script: call gpu_job() before any astrotune import"
     elif needs_keras:
@@ -105,10 +109,10 @@ def test_script_sets_its_gpu_visibility_before_tensorflow_can_start(stem):
     else:
         assert called is None, f"{stem}.py starts no framework; {called}() is noise"
         return
-    late = [node.lineno for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
-            and node.lineno > line and reaches_framework(imported_names(node), package_modules())]
-    early = [node.lineno for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
-             and node.lineno < line and reaches_framework(imported_names(node), package_modules())]
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+               and reaches_framework(imported_names(node), modules)]
+    early = [node.lineno for node in imports if node.lineno < line]
+    late = [node.lineno for node in imports if node.lineno > line]
     assert late and not early, f"{stem}.py: {called}() at line {line}, framework imports at {early + late}"
 
 
