@@ -18,6 +18,7 @@ from astrotune.data.subsets import read_split, subset_indices
 from astrotune.evaluation.metrics import VIEWS, predictions_table
 from astrotune.io import atomic_path
 from astrotune.jobs.digest import dataset_digest
+from astrotune.models.cut import unwrapped_classifier
 from astrotune.models.metadata import attach_metadata
 from astrotune.models.zoo import save_model
 from astrotune.training.checkpoints import remove_checkpoints, training_fingerprint
@@ -71,8 +72,11 @@ def run_training_job(dataset_path, split_path, arch, layers, settings, performan
             tables += [predictions_table(model, subset_images, dataset.ids[rows[subset]], dataset.labels[rows[subset]],
                                          subset, dataset.class_names, view) for view in VIEWS]
     predictions = pd.concat(tables)
-    attach_metadata(model, dataset.provenance, dataset.class_names)
-    save_model(model, outputs.model)
+    # Saved with its base called directly (training.batchnorm frozen wraps it for fit only); the
+    # same predictions, and the layout evaluation and explanation expect.
+    saved = unwrapped_classifier(model)
+    attach_metadata(saved, dataset.provenance, dataset.class_names)
+    save_model(saved, outputs.model)
     with atomic_path(outputs.history) as tmp:
         history.to_csv(tmp, index=False)
     with atomic_path(outputs.predictions) as tmp:

@@ -12,7 +12,9 @@ when the full model's prefix is deterministic during training too: its layers ar
 BatchNorm runs in inference mode) and none of them draws random numbers. Keras 3.15 passes the
 ``training`` flag of ``fit`` to every layer of a nested model, overriding the ``training=False`` the
 base was called with, so a Dropout layer in the prefix (EfficientNet blocks) is active in training
-whatever the weights, and such a prefix cannot be cached.
+and such a prefix cannot be cached, unless the base sits in a ``layers.InferenceMode`` wrapper
+(``training.batchnorm: frozen`` on a pretrained base): the cut sees through the wrapper and wraps the
+suffix's part of the base the same way.
 """
 
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ class Split:
     Attributes:
         cut: index of the first base layer in the suffix (``len(base.layers) - trainable layers``).
         prefix: image -> list of crossing tensors (inference mode, augmentation left out).
-        suffix: list of crossing tensors -> class probabilities, called like the full model's base.
+        suffix: list of crossing tensors -> class probabilities, called like the full model's base
+            (in an InferenceMode wrapper when the classifier's base is in one).
         names: the crossing tensors' names (``layer`` or ``layer:index``), in input order.
     """
 
@@ -40,17 +43,40 @@ class Split:
 
 
 def find_base(model):
-    """The base inside a classifier: its only nested model apart from the augmentation block."""
+    """The base inside a classifier: its only nested model apart from the augmentation block (held
+    directly, or inside a ``layers.InferenceMode`` wrapper)."""
+    return _unwrapped(_base_holder(model))
+
+
+def _unwrapped(layer):
+    return getattr(layer, "layer", layer) if _is_inference_wrapper(layer) else layer
+
+
+def _is_inference_wrapper(layer):
+    return type(layer).__name__ == "InferenceMode"
+
+
+def _base_holder(model):
+    """The classifier's layer that holds the base: the base itself or its InferenceMode wrapper."""
     import keras
 
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != AUGMENTATION_LAYER]
+    nested = [layer for layer in model.layers
+              if isinstance(_unwrapped(layer), keras.Model) and layer.name != AUGMENTATION_LAYER]
     if len(nested) != 1:
         raise ValueError(f"{model.name}: expected one nested base model, found {len(nested)}")
     return nested[0]
 
 
+def base_in_inference_mode(model):
+    """Whether the classifier runs its base in inference mode inside ``fit`` (``training.batchnorm``
+    frozen on a pretrained base)."""
+    return _is_inference_wrapper(_base_holder(model))
+
+
 def base_call_training(model, base):
     """The ``training`` argument the classifier passes to its base (None, True or False)."""
+    if base_in_inference_mode(model):
+        return False
     for node in base._inbound_nodes:
         if node.arguments is not None:
             return node.arguments.kwargs.get("training")
@@ -64,7 +90,7 @@ def _chain(model, base):
         if len(layer._inbound_nodes) < 1 or len(layer._inbound_nodes[0].input_tensors) != 1:
             raise ValueError(f"{model.name}: layer {layer.name} is not part of a single-input chain; "
                              "cannot cut this classifier")
-    index = layers.index(base)
+    index = layers.index(_base_holder(model))
     return layers[:index], layers[index + 1:]
 
 
@@ -98,10 +124,14 @@ def crossing_tensors(base, cut):
 def prefix_is_deterministic(model, cut):
     """Whether the prefix at ``cut`` computes the same tensors in training as in inference.
 
-    True when no prefix layer has a random seed generator (Dropout, random preprocessing). The
-    augmentation sub-layer is left out of the prefix and handled by the caller.
+    True when no prefix layer has a random seed generator (Dropout, random preprocessing), or only
+    base layers do and the base runs in inference mode (``layers.InferenceMode``). The augmentation
+    sub-layer is left out of the prefix and handled by the caller.
     """
-    return not any(_is_random(layer) for layer in _prefix_layers(model, cut))
+    layers = _prefix_layers(model, cut)
+    if base_in_inference_mode(model):
+        layers = layers[:len(layers) - cut]
+    return not any(_is_random(layer) for layer in layers)
 
 
 def _prefix_layers(model, cut):
@@ -187,7 +217,13 @@ def split_classifier(model, cut):
         y = inputs[0]
     else:
         base_suffix = keras.Model(tensors, base.outputs[0], name=f"{base.name}_suffix_{cut}")
-        y = base_suffix(inputs if len(inputs) > 1 else inputs[0], training=base_call_training(model, base))
+        suffix_inputs = inputs if len(inputs) > 1 else inputs[0]
+        if base_in_inference_mode(model):
+            from astrotune.models.layers import InferenceMode
+
+            y = InferenceMode(base_suffix, name=f"{base.name}_suffix_{cut}_inference")(suffix_inputs)
+        else:
+            y = base_suffix(suffix_inputs, training=base_call_training(model, base))
     for layer in after:
         y = layer(y)
     suffix = keras.Model(model_input(inputs), y, name=f"{model.name}_suffix_{cut}")
@@ -227,3 +263,21 @@ def model_input(tensors):
 
 def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def unwrapped_classifier(model):
+    """The classifier with its base called directly (``training=False``) instead of through an
+    InferenceMode wrapper, sharing the weights; ``model`` itself when its base is not wrapped.
+
+    In inference both compute the same; the saved ``.keras`` model is this one, so evaluation,
+    explanation and prediction see the classifier's usual layout (base one level deep).
+    """
+    import keras
+
+    if not base_in_inference_mode(model):
+        return model
+    holder = _base_holder(model)
+    x = inputs = keras.Input(shape=model.inputs[0].shape[1:], dtype=model.inputs[0].dtype, name="image")
+    for layer in model.layers[1:]:
+        x = _unwrapped(layer)(x, training=False) if layer is holder else layer(x)
+    return keras.Model(inputs, x, name=model.name)

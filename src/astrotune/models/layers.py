@@ -1,5 +1,5 @@
-"""Serialisable custom layers (ImageNet preprocessing, augmentation), so `.keras` files load with
-``safe_mode`` on."""
+"""Serialisable custom layers (ImageNet preprocessing, augmentation, a base held in inference mode),
+so `.keras` files load with ``safe_mode`` on."""
 
 import keras
 from keras import ops
@@ -157,3 +157,26 @@ class CBAM(keras.layers.Layer):
 
     def get_config(self):
         return super().get_config() | {"reduction": self.reduction, "kernel_size": self.kernel_size}
+
+
+@keras.saving.register_keras_serializable(package="astrotune")
+class InferenceMode(keras.layers.Wrapper):
+    """Runs the wrapped layer (a pretrained base) in inference mode always, inside ``fit`` too.
+
+    A functional model passes ``fit``'s ``training=True`` to every nested layer whose ``call`` takes
+    ``training``, overriding the ``training=False`` a base was called with; this wrapper's ``call``
+    takes no ``training`` and calls its layer with an explicit ``training=False``. BatchNorm layers
+    then use and keep their moving statistics and Dropout is off, while the trainable weights
+    (BatchNorm gamma and beta included) still receive gradients. ``cut.split_classifier`` unwraps it.
+    """
+
+    def call(self, inputs):
+        return self.layer(inputs, training=False)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    @property
+    def layers(self):
+        """The wrapped layer, so walks over nested layers (``trainable.layers_within``) reach it."""
+        return [self.layer]

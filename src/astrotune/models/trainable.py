@@ -28,9 +28,9 @@ def set_trainable_last_layers(model, base, n):
     """Freeze the base except its last ``n`` layers; everything outside the base stays trainable.
 
     The pooling layer is the base's last layer and counts as one; BatchNorm gamma/beta train
-    when their layer is among the last ``n``. Keras 3.15 passes ``fit``'s ``training=True`` into
-    the base despite its ``training=False`` call, so those trainable BatchNorm layers update their
-    moving statistics too; frozen ones never do. The caller must (re)compile the model afterwards.
+    when their layer is among the last ``n``. Whether those trainable BatchNorm layers also update
+    their moving statistics in ``fit`` is ``training.batchnorm``'s choice (``zoo.build_classifier``);
+    frozen ones never do. The caller must (re)compile the model afterwards.
 
     Args:
         model: classifier from ``zoo.build_classifier``.

@@ -61,15 +61,19 @@ def _speed_up_batchnorm_statistics(base, momentum=0.99):
 
 
 def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, head=None, reinitialise=0,
-                     center_crop=0):
+                     center_crop=0, batchnorm="frozen"):
     """Input -> [augmentation] -> [CenterCrop] -> [Resizing] -> preprocessing -> base -> head -> softmax.
 
-    Pretrained bases are called with ``training=False`` (the Keras fine-tuning recipe), but Keras
-    3.15 passes ``fit``'s ``training=True`` on to the nested base, so their *trainable* BatchNorm
-    layers do update statistics in ``fit``; frozen ones keep the ImageNet statistics. A randomly
-    initialised base (``weights="none"``) or one with re-initialised layers runs with
-    ``training=None``, so its trainable BatchNorm layers learn statistics from the data (frozen
-    ones stay in inference mode).
+    A pretrained base runs as ``batchnorm`` says (config ``training.batchnorm``). ``frozen`` (the
+    Keras fine-tuning recipe): the base sits in a ``layers.InferenceMode`` wrapper that calls it
+    with ``training=False`` inside ``fit`` too, so every BatchNorm layer keeps its ImageNet moving
+    statistics (gamma and beta of trainable ones still train) and Dropout is off. ``train``: the
+    base is called with ``training=False``, but Keras 3.15 passes ``fit``'s ``training=True`` on to
+    the nested base, so its *trainable* BatchNorm layers learn batch statistics in ``fit`` (frozen
+    ones keep the ImageNet statistics) and Dropout inside it is active. A randomly initialised base
+    (``weights="none"``) or one with re-initialised layers runs with ``training=None`` in either
+    mode, so its trainable BatchNorm layers learn statistics from the data (frozen ones stay in
+    inference mode). Layer and parameter counts do not depend on the mode.
 
     Inputs smaller than the architecture's min_size (Xception 71, InceptionResNetV2 75) are
     upsampled to min_size by a Resizing layer before the base; layer and parameter counts of
@@ -88,6 +92,7 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, h
             takes the base's feature map, so the base is built without its pooling layer.
         reinitialise: number of trailing base layers whose loaded weights are replaced by a fresh
             random initialisation (``trainable.reinitialise_last_layers``).
+        batchnorm: ``frozen`` or ``train`` (see above).
 
     Returns:
         (model, base): the functional classifier and its base.
@@ -95,7 +100,7 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, h
     import keras
 
     from astrotune.models.heads import HeadSettings, apply_head
-    from astrotune.models.layers import ImagenetPreprocessing
+    from astrotune.models.layers import ImagenetPreprocessing, InferenceMode
     from astrotune.models.trainable import reinitialise_last_layers
 
     head = head or HeadSettings()
@@ -123,7 +128,14 @@ def build_classifier(arch, n_classes, input_shape, weights, augmentation=None, h
     randomly_initialised = weights == "none" or reinitialise > 0
     if randomly_initialised:
         _speed_up_batchnorm_statistics(base)
-    x = base(x, training=None if randomly_initialised else False)
+    if batchnorm not in ("frozen", "train"):
+        raise ValueError(f"training.batchnorm {batchnorm!r} is not one of frozen, train")
+    if randomly_initialised:
+        x = base(x, training=None)
+    elif batchnorm == "frozen":
+        x = InferenceMode(base, name=f"{base.name}_inference")(x)
+    else:
+        x = base(x, training=False)
     outputs = apply_head(x, n_classes, head)
     return keras.Model(inputs, outputs, name=f"{arch}_classifier"), base
 

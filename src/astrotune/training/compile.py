@@ -16,7 +16,7 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_
     augmentation = augmentation_block(settings.augmentation, settings.seed, dihedral=False)
     model, base = build_classifier(arch, n_classes, input_shape, settings.weights, augmentation, settings.head,
                                    reinitialise=layers if settings.reinitialise else 0,
-                                   center_crop=settings.center_crop)
+                                   center_crop=settings.center_crop, batchnorm=settings.batchnorm)
     set_trainable_last_layers(model, base, layers)
     # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU);
     # performance.xla turns it on for GPU runs.
