@@ -1,5 +1,5 @@
 """The package's shape: its import graph has no cycle and imports downward only, one module holds
-every backend-specific import, and nothing but the CLI's own modules is at the top."""
+every backend-specific import, and only shared helpers and the CLI are at the top."""
 
 import ast
 from pathlib import Path
@@ -82,4 +82,15 @@ def test_modules_stay_small():
 
 def test_top_level_holds_only_shared_helpers_and_the_cli():
     top = sorted(path.stem for path in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "cli", "config", "config_checks", "errors", "io", "logs"]
+    assert top == ["__init__", "backend", "cli", "config", "config_checks", "errors", "io", "logs"]
+
+
+def test_only_the_backend_module_imports_a_backend_library():
+    """``backend.py`` holds what differs between Keras backends; the rest uses ``keras.ops``."""
+    libraries = {"tensorflow", "jax", "torch"}
+    importers = {module_name(path) for path in PACKAGE.rglob("*.py")
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.Import, ast.ImportFrom))
+                 and {(alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
+                      for alias in node.names} & libraries}
+    assert importers == {"astrotune.backend"}

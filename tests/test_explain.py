@@ -61,8 +61,8 @@ def test_feature_layer_found_inside_a_nested_zoo_base():
     assert owner is base and len(layer.output.shape) == 4 and layer.output.shape[1] > 1
     images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3)).astype(np.uint8)
     explainer = GradCam(model)
-    _, probabilities = explainer._forward(images.astype(np.float32))
-    np.testing.assert_allclose(probabilities, model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+    probabilities = explainer.head(explainer.features(images.astype(np.float32)))
+    np.testing.assert_allclose(np.asarray(probabilities), model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
     heatmaps, classes = explainer.heatmaps(images)
     assert heatmaps.shape == (2, 32, 32) and classes.shape == (2,)
     named = GradCam(model, "conv4_block6_out")

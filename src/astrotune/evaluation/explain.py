@@ -10,6 +10,7 @@ Saliency is the largest absolute gradient of the class score over the input's co
 
 import numpy as np
 
+from astrotune import backend
 from astrotune.errors import InputError
 
 
@@ -53,7 +54,10 @@ def _is_feature_map(layer):
 
 
 class GradCam:
-    """Grad-CAM and saliency maps of one classifier.
+    """Grad-CAM and saliency maps of one classifier, on any Keras backend.
+
+    The classifier is run in two parts, images -> feature map -> probabilities, so that the class
+    score can be differentiated with respect to the feature map (``backend.gradient``).
 
     Args:
         model: a Keras classifier (a chain of layers, such as the zoo's; or any functional model
@@ -67,30 +71,40 @@ class GradCam:
         self.model = model
         owner, layer = find_feature_layer(model, layer_name)
         self.layer_name = layer.name
-        if owner is model:
-            self._both = keras.Model(model.inputs, [layer.output, model.output])
-            self._nested = None
-        else:
-            if owner not in model.layers:
-                raise InputError("explain.feature_maps", f"{layer.name} is nested more than one level deep")
-            self._nested = (owner, keras.Model(owner.inputs, [layer.output, owner.output]))
+        if owner is not model and owner not in model.layers:
+            raise InputError("explain.feature_maps", f"{layer.name} is nested more than one level deep")
+        try:
+            self._owner_head = keras.Model(layer.output, owner.output)
+        except ValueError as err:
+            raise InputError("explain.feature_maps", f"{owner.name}'s output depends on more than {layer.name}'s "
+                                                     f"output; name another feature layer ({err})") from err
+        self._owner = owner
+        self._owner_features = keras.Model(owner.inputs, layer.output)
 
-    def _forward(self, x):
-        """(feature map, class probabilities) of a float batch."""
-        if self._nested is None:
-            return self._both(x, training=False)
+    def _outer_layers(self):
+        """The model's layers before and after the feature map's owner (empty when the model owns it)."""
         import keras
 
-        owner, both = self._nested
-        features = None
-        for layer in self.model.layers:
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            if layer is owner:
-                features, x = both(x, training=False)
-            else:
-                x = layer(x)
-        return features, x
+        if self._owner is self.model:
+            return [], []
+        layers = [layer for layer in self.model.layers if not isinstance(layer, keras.layers.InputLayer)]
+        index = layers.index(self._owner)
+        return layers[:index], layers[index + 1:]
+
+    def features(self, x):
+        """The feature map of a float batch."""
+        before, _ = self._outer_layers()
+        for layer in before:
+            x = layer(x, training=False)
+        return self._owner_features(x, training=False)
+
+    def head(self, features):
+        """Class probabilities from a feature map."""
+        _, after = self._outer_layers()
+        x = self._owner_head(features, training=False)
+        for layer in after:
+            x = layer(x, training=False)
+        return x
 
     def heatmaps(self, images, classes=None):
         """Grad-CAM heatmaps in 0..1 at the images' resolution, and the explained classes.
@@ -102,31 +116,32 @@ class GradCam:
         Returns:
             (heatmaps (N, H, W) float32, classes (N,) int)
         """
-        import tensorflow as tf
+        from keras import ops
 
-        x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-        with tf.GradientTape() as tape:
-            features, probabilities = self._forward(x)
-            classes = _classes(probabilities, classes)
-            score = tf.gather(probabilities, classes, axis=1, batch_dims=1)
-        gradients = tape.gradient(score, features)
-        weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))[..., None]
-        cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
+        x = np.asarray(images, dtype=np.float32)
+        features = ops.convert_to_numpy(self.features(x))
+        classes = _classes(ops.convert_to_numpy(self.head(features)), classes)
+        gradients = backend.gradient(lambda f: _score(self.head(f), classes), features)
+        weights = gradients.mean(axis=(1, 2), keepdims=True)
+        cam = np.maximum((weights * features).sum(axis=-1), 0)[..., None]
+        cam = ops.convert_to_numpy(ops.image.resize(cam, x.shape[1:3], interpolation="bilinear"))[..., 0]
         return _normalise(cam), classes
 
     def saliency(self, images, classes=None):
         """Gradient saliency maps in 0..1 (max |d score / d pixel| over channels) and the classes."""
-        import tensorflow as tf
+        from keras import ops
 
-        x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            _, probabilities = self._forward(x)
-            classes = _classes(probabilities, classes)
-            score = tf.gather(probabilities, classes, axis=1, batch_dims=1)
-        gradients = tape.gradient(score, x)
-        return _normalise(tf.reduce_max(tf.abs(gradients), axis=-1).numpy()), classes
+        x = np.asarray(images, dtype=np.float32)
+        classes = _classes(ops.convert_to_numpy(self.head(self.features(x))), classes)
+        gradients = backend.gradient(lambda value: _score(self.head(self.features(value)), classes), x)
+        return _normalise(np.abs(gradients).max(axis=-1)), classes
+
+
+def _score(probabilities, classes):
+    """Each image's probability of its explained class."""
+    from keras import ops
+
+    return ops.take_along_axis(probabilities, ops.convert_to_tensor(classes[:, None]), axis=1)
 
 
 def _classes(probabilities, classes):

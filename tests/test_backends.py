@@ -1,0 +1,106 @@
+"""Keras backends: a model saved on one backend loads and predicts the same on another, and Grad-CAM
+and saliency give the same maps on JAX as on TensorFlow. Each other backend runs in a child process
+(the backend is fixed when Keras is first imported)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from astrotune import backend
+
+TESTS = Path(__file__).parent
+CHILD = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import astrotune
+    from astrotune import backend
+    sys.path.insert(0, {tests!r})
+    from test_backends import build_and_save, explained
+    from astrotune.models.zoo import load_model
+    folder = {folder!r}
+    images = np.load(folder + "/images.npy")
+    build_and_save(folder + "/other.keras")
+    np.savez(folder + "/loaded.npz", **explained(load_model(folder + "/model.keras"), images))
+    np.savez(folder + "/built.npz", **explained(load_model(folder + "/other.keras"), images))
+    print(json.dumps(backend.versions()))
+""")
+
+
+def build_and_save(path):
+    """A workflow classifier (augmentation, centre crop, CompactCNN base, CBAM head) saved as .keras."""
+    import keras
+
+    from astrotune.models.augment import AugmentationSettings, augmentation_block
+    from astrotune.models.heads import HeadSettings
+    from astrotune.models.zoo import build_classifier, save_model
+
+    keras.utils.set_random_seed(7)
+    augmentation = augmentation_block(AugmentationSettings(flip=True, rotate_degrees=10, gain=0.1), seed=7)
+    model, _ = build_classifier("CompactCNN", 3, (36, 36, 3), "none", augmentation, HeadSettings(cbam=True),
+                                center_crop=32)
+    save_model(model, path)
+
+
+def other_backend(name, folder):
+    """Run CHILD on the backend ``name``: it explains ``folder/model.keras``, builds and explains
+    ``folder/other.keras``; returns both results and the versions it ran."""
+    if name == "jax":
+        pytest.importorskip("jax", reason="JAX not installed (pip install astrotune[jax])")
+    result = subprocess.run([sys.executable, "-c", CHILD.format(tests=str(TESTS), folder=str(folder))],
+                            env=os.environ | {"KERAS_BACKEND": name}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    versions = json.loads(result.stdout.strip().splitlines()[-1])
+    assert versions["backend"] == name
+    return dict(np.load(folder / "loaded.npz")), dict(np.load(folder / "built.npz"))
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, size=(4, 36, 36, 3)).astype(np.uint8)
+
+
+def explained(model, images):
+    from astrotune.evaluation.explain import GradCam
+
+    explainer = GradCam(model)
+    heatmaps, classes = explainer.heatmaps(images)
+    saliency, _ = explainer.saliency(images, classes)
+    return {"probabilities": model.predict(images, verbose=0), "heatmaps": heatmaps, "saliency": saliency}
+
+
+def test_models_and_their_explanations_cross_backends(images, tmp_path):
+    """Saved on TensorFlow, loaded on JAX, and the other way round: the same probabilities (1e-4) and maps."""
+    from astrotune.models.zoo import load_model
+
+    assert backend.name() == "tensorflow"
+    np.save(tmp_path / "images.npy", images)
+    build_and_save(tmp_path / "model.keras")
+    loaded_there, built_there = other_backend("jax", tmp_path)
+    for here, there in ((explained(load_model(tmp_path / "model.keras"), images), loaded_there),
+                        (explained(load_model(tmp_path / "other.keras"), images), built_there)):
+        np.testing.assert_allclose(here["probabilities"], there["probabilities"], atol=1e-4)
+        np.testing.assert_allclose(here["heatmaps"], there["heatmaps"], atol=1e-3)
+        np.testing.assert_allclose(here["saliency"], there["saliency"], atol=1e-3)
+
+
+def test_gradient_is_the_analytic_one():
+    from keras import ops
+
+    x = np.array([[1.0, -2.0, 3.0]], dtype=np.float32)
+    np.testing.assert_allclose(backend.gradient(lambda v: ops.square(v) * 0.5, x), x)
+
+
+def test_backend_is_chosen_by_config_or_environment(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert backend.choose("auto") == "jax"
+    assert backend.choose("torch") == "torch" and os.environ["KERAS_BACKEND"] == "torch"
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert backend.choose("auto") == "tensorflow"
+    with pytest.raises(ValueError, match="performance.backend: 'theano'"):
+        backend.choose("theano")
