@@ -104,7 +104,7 @@ def test_bad_models_and_flags_give_one_named_line(files, tmp_path, capsys):
         (model, csv, ["--skyserver-url", "not a url"], "--skyserver-url: 'not a url' is not an http"),
         (model, tmp_path / "x.txt", [], "input does not exist"),
         (model, files / "corrupt.h5", ["--batch-size", "4"],
-         f"{files / 'corrupt.h5'}: dataset 'images': damaged HDF5 file, cannot read its data"),
+         f"{files / 'corrupt.h5'}: damaged HDF5 file, cannot read its data in dataset 'images'"),
     ]
     for model_path, input_path, flags, message in cases:
         out = tmp_path / "out.csv"

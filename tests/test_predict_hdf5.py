@@ -28,7 +28,7 @@ def test_a_corrupt_chunk_of_a_packed_set_is_named(tmp_path):
     packed(path)
     corrupt_chunk(path, "images")
     assert len(read_dataset(path, with_images=False)) == 6  # the layout is fine
-    with pytest.raises(InputError, match=f"{path}: dataset 'images': damaged HDF5 file, cannot read its data"):
+    with pytest.raises(InputError, match=f"{path}: damaged HDF5 file, cannot read its data in dataset 'images'"):
         read_dataset(path)
 
 
@@ -58,7 +58,7 @@ def galaxy10(path, ra=None, n=20, size=24):
 @pytest.mark.parametrize("defect, message", [
     ("text_ra", "dataset 'ra' must hold (20,) numbers, got object"),
     ("short_ra", "dataset 'ra' must hold (20,) numbers, got float64 (3,)"),
-    ("corrupt", "dataset 'images': damaged HDF5 file, cannot read its data"),
+    ("corrupt", "damaged HDF5 file, cannot read its data in dataset 'images'"),
 ])
 def test_galaxy10_read_and_type_failures_are_named(tmp_path, defect, message):
     path = tmp_path / "Galaxy10_DECals.h5"

@@ -22,14 +22,14 @@ READ_ERRORS = (OSError, KeyError, RuntimeError, UnicodeDecodeError)
 @contextlib.contextmanager
 def hdf5_errors(path, name=None):
     """Turn read errors inside an HDF5 file (corrupt chunks, bad filters, bad types) into an InputError."""
-    where = f"dataset '{name}': " if name else ""
+    where = f" in dataset '{name}'" if name else ""
     try:
         yield
     except InputError:
         raise
     except READ_ERRORS as err:
         reason = " ".join(str(err).split())[:300]
-        raise InputError(path, f"{where}damaged HDF5 file, cannot read its data ({reason})") from err
+        raise InputError(path, f"damaged HDF5 file, cannot read its data{where} ({reason})") from err
 
 
 def open_hdf5(path):
