@@ -116,3 +116,19 @@ def test_cutouts_go_only_into_a_folder_astrotune_owns(inputs, tmp_path, capsys):
     table = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(table["status"]) == ["ok", "ok", "failed"] and table.loc[0, "predicted"] in CLASSES
     assert len(server.requests) == 2  # obj1 and obj2 verified by the journal; obj3 is not the tool's to fetch
+
+
+def test_folder_images_are_confined_like_packing(inputs, tmp_path, capsys):
+    """A link out of the folder and a FIFO named like an image are listed failures, never read."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(np.zeros((SIDE, SIDE, 3), np.uint8)).save(folder / "a.png")
+    Image.fromarray(np.zeros((SIDE, SIDE, 3), np.uint8)).save(tmp_path / "outside.png")
+    (folder / "b.png").symlink_to(tmp_path / "outside.png")
+    os.mkfifo(folder / "c.png")
+    status, err = run(capsys, inputs / "model.keras", folder, "-o", tmp_path / "out.csv")
+    assert status == 1 and "2 of 3 objects not classified" in err
+    assert "b.png: failed: resolves to" in err and "outside the input folder" in err
+    assert "c.png: failed: not a regular file" in err
+    table = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(table["status"]) == ["ok", "failed", "failed"]
