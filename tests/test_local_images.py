@@ -2,11 +2,14 @@
 
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
+from standin_data import is_standin
 
 from astrotune.data.manifest import read_manifest
 from astrotune.errors import InputError
@@ -68,12 +71,19 @@ def test_csv_list_of_real_jpegs_with_objid_and_sha256(real_cutouts, tmp_path):
     assert manifest["ra"].isna().all()
 
 
-def test_the_study_manifest_indexes_completely(real_cutouts, tmp_path, project_root):
-    study_manifest = project_root / ".." / "shared" / "data" / "sdss-dr16-cutouts-3k" / "manifest.csv"
-    if not study_manifest.is_file():
-        pytest.skip("the study reads ../shared/data relative to the project root")
-    rows = index_local_images(tmp_path / "m.csv", CLASSES, manifest=study_manifest, id_column="objid")
-    assert rows["class"].value_counts().to_dict() == {"GALAXY": 1200, "STAR": 1200, "QSO": 600}
+def test_the_study_manifest_indexes_completely(shared_data, tmp_path, project_root):
+    """The real-cutouts study's listing indexes every file: in ../shared/data the real 3,000, else the stand-in's."""
+    study = yaml.safe_load((project_root / "config" / "studies" / "sdss_real_cutouts.yaml").read_text())
+    listed = Path(study["local_images"]["manifest"])
+    assert listed.parts[:3] == ("..", "shared", "data"), "the study reads ../shared/data relative to the project root"
+    listing = shared_data / listed.relative_to("../shared/data")
+    classes = study["dataset"]["classes"]
+    rows = index_local_images(tmp_path / "m.csv", classes, manifest=listing, id_column=study["local_images"]["id_column"])
+    counts = rows["class"].value_counts().to_dict()
+    assert counts == pd.read_csv(listing)["class"].value_counts().to_dict() and set(counts) == set(classes)
+    assert (read_manifest(tmp_path / "m.csv")["status"] == "ok").all()
+    if not is_standin(shared_data):
+        assert counts == {"GALAXY": 1200, "STAR": 1200, "QSO": 600}
 
 
 def test_csv_list_with_coordinates_and_derived_ids(tmp_path):

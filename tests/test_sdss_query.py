@@ -55,14 +55,10 @@ def test_allocate_keeps_natural_proportions():
 
 
 @pytest.fixture(scope="module")
-def server(request):
-    from conftest import SHARED_DATA
-
+def server(shared_data):
     from skyserver_standin import SkyServerStandIn
 
-    if not (SHARED_DATA / "README.md").is_file():
-        pytest.skip(f"real SDSS data not found at {SHARED_DATA}")
-    with SkyServerStandIn(SHARED_DATA) as standin:
+    with SkyServerStandIn(shared_data) as standin:
         yield standin
 
 
