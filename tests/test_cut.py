@@ -61,8 +61,8 @@ def test_suffix_on_cached_tensors_is_the_full_model(arch):
         middle_model,
         model_input,
         prefix_is_deterministic,
-        prefix_weights_are_frozen,
         prefix_outputs,
+        prefix_weights_are_frozen,
         split_classifier,
     )
     from astrotune.models.trainable import set_trainable_last_layers

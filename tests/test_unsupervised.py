@@ -26,10 +26,35 @@ def test_separable_blobs_are_recovered_with_fewer_components():
     assert row.loc[0, "pca_components"] == result["n_components"]
 
 
-def test_backbone_embeddings_have_one_row_per_image():
-    pytest.importorskip("keras")
+def test_backbone_embeddings_read_a_packed_file_in_batches(tmp_path):
+    """One row per image, the same from an array as from the packed HDF5 file, which is read a batch at a time."""
+    keras = pytest.importorskip("keras")
+    import h5py
+
     from astrotune.evaluation.unsupervised import embed
 
     images = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    keras.utils.set_random_seed(0)
     embeddings = embed(images, "MobileNetV2", "none")
     assert embeddings.shape == (5, 1280) and np.isfinite(embeddings).all()
+
+    class Recorded:
+        """An h5py dataset that records the rows each read asks for."""
+
+        def __init__(self, dataset):
+            self.dataset, self.shape, self.reads = dataset, dataset.shape, []
+
+        def __len__(self):
+            return len(self.dataset)
+
+        def __getitem__(self, rows):
+            self.reads.append(len(range(*rows.indices(len(self.dataset)))))
+            return self.dataset[rows]
+
+    with h5py.File(tmp_path / "packed.h5", "w") as h5:
+        h5["images"] = images
+    with h5py.File(tmp_path / "packed.h5", "r") as h5:
+        packed = Recorded(h5["images"])
+        keras.utils.set_random_seed(0)
+        np.testing.assert_allclose(embed(packed, "MobileNetV2", "none", batch_size=2), embeddings, atol=1e-5)
+    assert packed.reads == [2, 2, 1]

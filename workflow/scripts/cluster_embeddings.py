@@ -9,7 +9,8 @@ import os
 
 os.environ.setdefault("KERAS_HOME", os.path.abspath(snakemake.params.keras_home))
 
-from astrotune.data.store import read_dataset  # noqa: E402
+from astrotune.data.hdf5_checks import hdf5_errors  # noqa: E402
+from astrotune.data.store import packed_images  # noqa: E402
 from astrotune.evaluation.uncertainty import accuracy_interval  # noqa: E402
 from astrotune.evaluation.unsupervised import benchmark_row, cluster_embeddings, embed  # noqa: E402
 from astrotune.io import atomic_path  # noqa: E402
@@ -21,8 +22,9 @@ with rule_logging(snakemake.log[0]) as log:
     use_threads(snakemake.threads)
     settings, seed = snakemake.params.settings, snakemake.params.seed
     make_deterministic(seed)
-    dataset = read_dataset(snakemake.input.dataset)
-    embeddings = embed(dataset.images, settings["backbone"], snakemake.params.weights)
+    # Read in batches from the packed file: a Galaxy10-sized set (3.5 GB) is never held whole.
+    with packed_images(snakemake.input.dataset) as (dataset, images), hdf5_errors(snakemake.input.dataset, "images"):
+        embeddings = embed(images, settings["backbone"], snakemake.params.weights)
     result = cluster_embeddings(embeddings, dataset.labels, len(dataset.class_names), settings["variance"],
                                 settings["n_init"], seed)
     interval = accuracy_interval(dataset.labels, result.pop("predicted"), **snakemake.params.uncertainty, seed=seed)

@@ -6,7 +6,10 @@ cpu_job()  # a CPU job: TensorFlow, wherever its imports start it, sees no GPU
 
 import json
 
-from astrotune.data.store import read_dataset
+import numpy as np
+
+from astrotune.data.hdf5_checks import read_rows
+from astrotune.data.store import packed_images
 from astrotune.data.subsets import read_split, subset_indices
 from astrotune.evaluation.explain import explain_models, select_examples
 from astrotune.io import atomic_path
@@ -16,11 +19,12 @@ from astrotune.training.runtime import use_threads
 
 with rule_logging(snakemake.log[0]):
     use_threads(snakemake.threads)
-    dataset = read_dataset(snakemake.input.dataset)
-    val = subset_indices(dataset, read_split(snakemake.input.split), "val", snakemake.input.split)
-    chosen = val[select_examples(dataset.labels[val], len(dataset.class_names),
-                                 snakemake.params.images_per_class, snakemake.params.seed)]
-    images = dataset.images[chosen]
+    # Only the explained images are read from the packed file, never the whole set.
+    with packed_images(snakemake.input.dataset) as (dataset, packed):
+        val = subset_indices(dataset, read_split(snakemake.input.split), "val", snakemake.input.split)
+        chosen = val[select_examples(dataset.labels[val], len(dataset.class_names),
+                                     snakemake.params.images_per_class, snakemake.params.seed)]
+        images = np.stack([read_rows(snakemake.input.dataset, packed, row, row + 1)[0] for row in chosen])
     labels = [f"{arch} L{layers}" for arch, layers in snakemake.params.jobs]
     explanations = explain_models(
         dict(zip(labels, snakemake.input.models)), images,

@@ -31,9 +31,15 @@ def embedding_model(arch, input_shape, weights):
 
 
 def embed(images, arch, weights, batch_size=64):
-    """(N, D) average-pooled backbone features of (N, H, W, 3) uint8 images."""
+    """(N, D) average-pooled backbone features of (N, H, W, 3) uint8 images.
+
+    ``images`` is an array or an open h5py dataset: it is read ``batch_size`` rows at a time, so a
+    packed Galaxy10 set is never held whole in memory.
+    """
     model = embedding_model(arch, images.shape[1:], weights)
-    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+    return np.concatenate([np.asarray(model.predict_on_batch(np.asarray(images[start:start + batch_size])),
+                                      dtype=np.float64)
+                           for start in range(0, len(images), batch_size)])
 
 
 def hungarian_accuracy(labels, clusters, n_classes):
