@@ -153,3 +153,59 @@ def test_checkpoint_that_does_not_fit_the_model_is_not_resumed(problem, tmp_path
         _, history, _ = run(problem, checkpoint, settings)
     assert "variables, the model has" in caplog.text and "starting fresh" in caplog.text
     assert list(history["epoch"]) == [1, 2]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_replaced_weights_file_between_kill_and_resume_starts_fresh(problem, tmp_path, monkeypatch, caplog):
+    """The checkpoint identity holds the weights as built: the same weights path with other contents
+    is another training, so the job starts over and says why."""
+    import keras
+
+    import astrotune.training.loop as loop
+    from astrotune.models.zoo import build_base
+
+    weights = tmp_path / "base.weights.h5"
+
+    def write_weights(seed):
+        keras.utils.set_random_seed(seed)
+        build_base("CompactCNN", (16, 16, 3), "none").save_weights(weights)
+
+    write_weights(0)
+    settings = TrainingSettings(weights=str(weights), epochs=2, batch_size=8, seed=11)
+    real_save = loop.save_checkpoint
+
+    def save_then_stop(checkpoint_dir, model, state, fingerprint):
+        real_save(checkpoint_dir, model, state, fingerprint)
+        raise Interrupted
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted):
+        run(problem, tmp_path / "checkpoint", settings)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    write_weights(1)
+    with caplog.at_level("INFO"):
+        _, history, _ = run(problem, tmp_path / "checkpoint", settings)
+    assert "(the weights as built differ, frozen ones included (another weights file?)); starting fresh" in caplog.text
+    assert "resuming" not in caplog.text
+    assert list(history["epoch"]) == [1, 2]
+
+
+def test_checkpoint_identity_names_numeric_switches_and_versions(tmp_path, caplog):
+    from astrotune.training.checkpoints import TrainingState, checkpoint_identity, load_checkpoint, save_checkpoint
+    from astrotune.training.compile import compiled_model
+    from astrotune.training.settings import NumericSwitches
+
+    model = compiled_model("CompactCNN", 3, N_CLASSES, (16, 16, 3), 8, TrainingSettings(seed=1))
+    identity = checkpoint_identity("fp", model, NumericSwitches())
+    assert {"keras", "tensorflow", "backend", "policy", "weights_as_built"} <= set(identity)
+    save_checkpoint(tmp_path, model, TrainingState(history=[{"epoch": 1}]), identity)
+    assert len(load_checkpoint(tmp_path, identity, model).history) == 1
+    for changed, why in ((checkpoint_identity("fp", model, NumericSwitches(feature_dtype="float16")),
+                          "other numeric switches"), (identity | {"keras": "0.0"}, "another Keras version")):
+        save_checkpoint(tmp_path, model, TrainingState(history=[{"epoch": 1}]), identity)
+        with caplog.at_level("INFO"):
+            assert load_checkpoint(tmp_path, changed, model).history == []
+        assert f"({why}" in caplog.text

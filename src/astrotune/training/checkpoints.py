@@ -8,7 +8,11 @@ same weights file, so the same frozen weights) and loads the values into it, whi
 fraction of a ``.keras`` save per epoch. The state records a fingerprint of everything that
 defines the training (data set and split files, architecture, layers, training settings, seed): a
 checkpoint whose fingerprint differs, or whose variables do not fit the model, belongs to another
-training and is discarded.
+training and is discarded. The identity a checkpoint is compared on (``checkpoint_identity``) adds
+what the job only knows once its model is built: a digest of every weight as built (the frozen
+weights from the weights file included, so replacing that file between a kill and a resume starts
+afresh), the Keras, TensorFlow and backend versions, the dtype policy, XLA and the numeric switches;
+the log names the part that differs.
 """
 
 import hashlib
@@ -40,18 +44,55 @@ class TrainingState:
 
 
 def training_fingerprint(dataset_sha256, split_path, arch, layers, settings):
-    """Hash of the data set (its sha256) and split contents, the architecture, the layers and the settings."""
+    """Hash of the data set (its sha256) and split contents, the architecture, the layers and the
+    settings (``training.batchnorm`` included); ``checkpoint_identity`` adds what the built model knows."""
     parts = {"dataset": dataset_sha256, "split": sha256_file(split_path), "arch": arch,
              "layers": int(layers), "settings": asdict(settings)}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def weights_digest(model):
+    """SHA-256 of the values of every weight of ``model``, in order (call it on the model as built)."""
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        value = np.asarray(variable.value)
+        digest.update(f"{variable.path} {value.dtype.str} {value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def checkpoint_identity(fingerprint, model, numeric, jit_compile=False):
+    """What a checkpoint must match to be resumed: the ``training_fingerprint``, the digest of the
+    model's weights as built, the library versions, the dtype policy, XLA and the
+    ``settings.NumericSwitches``."""
+    from astrotune.training.runtime import dtype_policy, library_versions
+
+    return {"training": fingerprint, "weights_as_built": weights_digest(model), **library_versions(),
+            "policy": dtype_policy(), "xla": bool(jit_compile), "numeric": asdict(numeric)}
+
+
+_WHY = {"training": "it belongs to other settings or data",
+        "weights_as_built": "the weights as built differ, frozen ones included (another weights file?)",
+        "keras": "another Keras version", "tensorflow": "another TensorFlow version",
+        "backend": "another Keras backend", "policy": "another dtype policy", "xla": "another XLA setting",
+        "numeric": "other numeric switches (performance)"}
+
+
+def _mismatch(saved, identity):
+    """Why a saved checkpoint's identity differs from ``identity`` (None when it matches)."""
+    if not (isinstance(saved, dict) and isinstance(identity, dict)):
+        return None if saved == identity else _WHY["training"]
+    differs = [key for key in identity if saved.get(key) != identity[key]]
+    return "; ".join(_WHY.get(key, key) for key in differs) or None
 
 
 def load_checkpoint(checkpoint_dir, fingerprint, model):
     """Load the last complete epoch into ``model`` (fresh from ``train.compiled_model``, its optimizer
     built); returns its state.
 
-    A checkpoint of another training (different fingerprint, or variables that do not fit
-    ``model``) is removed and a fresh state returned; the log says so.
+    ``fingerprint`` is what the checkpoint must match: a ``checkpoint_identity`` (or any JSON value).
+    A checkpoint of another training (different identity, or variables that do not fit ``model``)
+    is removed and a fresh state returned; the log says why.
     """
     checkpoint_dir = Path(checkpoint_dir)
     state_path = checkpoint_dir / STATE_FILE
@@ -59,8 +100,9 @@ def load_checkpoint(checkpoint_dir, fingerprint, model):
         return TrainingState()
     saved = json.loads(state_path.read_text())
     try:
-        if saved.get("fingerprint") != fingerprint:
-            raise ValueError("it belongs to other settings or data")
+        why = _mismatch(saved.get("fingerprint"), fingerprint)
+        if why:
+            raise ValueError(why)
         _assign(checkpoint_dir / saved["model_file"], [*changing_weights(model), *model.optimizer.variables])
     except (ValueError, KeyError, OSError) as err:
         log.info("checkpoint in %s not used (%s); starting fresh", checkpoint_dir, err)

@@ -15,7 +15,13 @@ import pandas as pd
 
 from astrotune.data.balance import balancing_plan
 from astrotune.errors import InputError
-from astrotune.training.checkpoints import load_checkpoint, restore_best_weights, save_best_weights, save_checkpoint
+from astrotune.training.checkpoints import (
+    checkpoint_identity,
+    load_checkpoint,
+    restore_best_weights,
+    save_best_weights,
+    save_checkpoint,
+)
 from astrotune.training.compile import compiled_model, reseed_random_layers
 from astrotune.training.runtime import configure_accelerators, make_deterministic
 from astrotune.training.settings import PerformanceSettings
@@ -110,7 +116,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
         arch, layers: architecture and number of trainable last base layers.
         settings: TrainingSettings.
         checkpoint_dir: where per-epoch checkpoints live.
-        fingerprint: ``checkpoints.training_fingerprint`` of this training.
+        fingerprint: ``checkpoints.training_fingerprint`` of this training (a checkpoint must also
+            match the model's weights as built, the library versions and the numeric switches).
         features: optional ``features.CacheFile`` (the schedule's feature cache); used when exact.
         performance: ``settings.PerformanceSettings`` (feature cache, memory budget, GPU switches).
 
@@ -129,6 +136,7 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
                                            settings.seed)
     source = images if isinstance(images, Rows) else Rows([images])
     model = compiled_model(arch, layers, n_classes, source.row_shapes()[0], len(indices), settings, jit_compile)
+    fingerprint = checkpoint_identity(fingerprint, model, performance.numeric, jit_compile)  # weights as built
     state = load_checkpoint(checkpoint_dir, fingerprint, model)
     onehot = keras.utils.to_categorical(labels, n_classes)
     cached, state.cache = cached_training(model, arch, features, np.concatenate([indices, val_rows]), layers,
