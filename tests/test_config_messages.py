@@ -46,6 +46,12 @@ def problems(change):
      "architectures.VGG16: 21 trainable layers requested but VGG16 has 20 layers (allowed 0..20)"),
     (lambda c: c["architectures"].update(VGG16={"layers": [20], "head": {"cbam": True}}),
      "architectures.VGG16: 20 trainable layers requested but VGG16 has 19 layers (allowed 0..19, one fewer"),
+    (lambda c: c["architectures"].update(VGG16={"layers": [10], "frozen_fractions": [0.5]}),
+     "architectures.VGG16: layers 10 and frozen_fractions 0.5 both train the last 10 layers (the same L10 job)"),
+    (lambda c: c["architectures"].update(VGG16={"layers": [20], "from_scratch": True}),
+     "architectures.VGG16: layers 20 and from_scratch both train the last 20 layers"),
+    (lambda c: c["architectures"].update(VGG16={"weights": "none"}),
+     "architectures.VGG16: no step: give layers, frozen_fractions or from_scratch"),
     (lambda c: c["training"].update(center_crop=64),
      "training.center_crop: 64 is larger than dataset.image_size 32 (allowed 0..32"),
     (lambda c: c["synthetic"].update(class_fractions={"GALAXY": 0.5, "STARS": 0.5}),
@@ -101,3 +107,26 @@ def test_snakemake_prints_the_lines_not_the_schema_before_any_job(tmp_path):
     str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "config" / "studies").glob("*.yaml"))])
 def test_shipped_configs_pass_every_check(path):
     check_config(yaml.safe_load((PROJECT_ROOT / path).read_text()), PROJECT_ROOT, [PROJECT_ROOT / path])
+
+
+@pytest.mark.parametrize("arch, entry", [
+    ("VGG16", [0, 20]), ("VGG16", [21]), ("VGG16", {"layers": [20], "head": {"cbam": True}}),
+    ("DenseNet121", {"frozen_fractions": [0, 0.2, 0.5, 1], "from_scratch": True}),
+    ("DenseNet121", {"layers": [214], "frozen_fractions": [0.5]}), ("MobileNetV2", {"layers": [155], "from_scratch": True}),
+    ("CompactCNN", {"frozen_fractions": [0.25, 0.26]}), ("ResNet50", {"weights": "none"}),
+])
+def test_architecture_checks_agree_with_the_schedules(arch, entry):
+    """config_checks finds a problem exactly when models.schedules cannot plan the entry."""
+    from astrotune.config_checks import architecture_problems
+    from astrotune.models.heads import HeadSettings
+    from astrotune.models.schedules import architecture_steps, base_layer_count
+
+    as_dict = entry if isinstance(entry, dict) else {"layers": entry}
+    cbam = bool((as_dict.get("head") or {}).get("cbam"))
+    found = architecture_problems(arch, as_dict, base_layer_count(arch, HeadSettings(cbam=cbam)), cbam)
+    try:
+        architecture_steps(arch, entry, {"weights": "none"})
+        planned = True
+    except ValueError:
+        planned = False
+    assert planned == (found == []), found

@@ -17,7 +17,9 @@ Values the config leaves out take the schema's defaults. The depth of each archi
 the schema's ``x-base-layers`` (one fewer with a CBAM head, which takes the feature map).
 """
 
+import math
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import h5py
@@ -156,11 +158,7 @@ def semantic_problems(config, schema):
     for arch, entry in (value("architectures") or {}).items():
         entry = entry if isinstance(entry, dict) else {"layers": entry}
         cbam = (entry.get("head") or {}).get("cbam", (value("training.head") or {}).get("cbam", False))
-        depth = depths.get(arch, 0) - int(bool(cbam))
-        for n in entry.get("layers", []):
-            if n > depth:
-                problems.append(f"architectures.{arch}: {n} trainable layers requested but {arch} has {depth} "
-                                f"layers (allowed 0..{depth}{', one fewer with a CBAM head' if cbam else ''})")
+        problems += architecture_problems(arch, entry, depths.get(arch, 0) - int(bool(cbam)), cbam)
     crop, side = value("training.center_crop"), value("dataset.image_size")
     if crop and crop > side:
         problems.append(f"training.center_crop: {crop} is larger than dataset.image_size {side} "
@@ -169,6 +167,26 @@ def semantic_problems(config, schema):
     if value("dataset.source") == "synthetic" and sorted(fractions) != sorted(classes):
         problems.append(f"synthetic.class_fractions: keys {sorted(fractions)} must be the dataset.classes "
                         f"{sorted(classes)}")
+    return problems
+
+
+def architecture_problems(arch, entry, depth, cbam):
+    """Counts beyond the base's ``depth``, no step at all, or two steps training the same last N layers
+    (N of a frozen fraction f: round((1 - f) * depth), halves up, as ``models.schedules``)."""
+    steps = [(n, f"layers {n}") for n in entry.get("layers", [])]
+    steps += [(math.floor((1 - Fraction(str(f))) * depth + Fraction(1, 2)), f"frozen_fractions {f}")
+              for f in entry.get("frozen_fractions", [])]
+    steps += [(depth, "from_scratch")] if entry.get("from_scratch") else []
+    key = f"architectures.{arch}"
+    if not steps:
+        return [f"{key}: no step: give layers, frozen_fractions or from_scratch"]
+    problems = [f"{key}: {n} trainable layers requested but {arch} has {depth} layers (allowed 0..{depth}"
+                f"{', one fewer with a CBAM head' if cbam else ''})" for n, _ in steps if n > depth]
+    seen = {}
+    for n, step in steps:
+        if n in seen:
+            problems.append(f"{key}: {seen[n]} and {step} both train the last {n} layers (the same L{n} job)")
+        seen.setdefault(n, step)
     return problems
 
 
