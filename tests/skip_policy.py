@@ -81,9 +81,9 @@ class SkipPolicy:
         return True
 
     def message(self, reason):
-        where = "in CI (CI=true): only its 'anywhere' rules apply" if self.ci else "(anywhere and local rules)"
-        return (f"skipped for a reason not on {self.path} {where}: {reason or '(no reason given)'!r}\n"
-                f"Make the test run here, or add the reason to the list if the machine truly cannot run it.")
+        rules = "CI: its 'anywhere' rules only" if self.ci else "its anywhere and local rules"
+        return (f"refused skip: {reason or '(no reason given)'!r} is not allowed by {self.path} ({rules}); "
+                f"make the test run here, or list the reason if no machine of this kind can run it")
 
 
 _POLICY = []
@@ -109,7 +109,7 @@ def pytest_runtest_makereport(item, call):
     if policy is not None and policy.check(report):
         reason = policy.refused[-1][1]
         report.outcome = "failed"
-        report.longrepr = f"{item.nodeid} {policy.message(reason)}"
+        report.longrepr = policy.message(reason)
     return report
 
 
