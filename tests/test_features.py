@@ -224,3 +224,22 @@ def test_dihedral_training_with_and_without_the_cache_is_the_same(problem, tmp_p
         np.testing.assert_allclose(cached_history[column], full_history[column], rtol=1e-4)
     for full, cached in zip(full_model.weights, cached_model.weights, strict=True):
         np.testing.assert_allclose(cached.numpy(), full.numpy(), rtol=1e-3, atol=2e-4, err_msg=full.path)
+
+
+def test_library_versions_are_those_keras_reports_and_known_without_keras():
+    """The cache rule's ``versions`` parameter (parse time, no Keras import) equals what a job puts in
+    its CacheKey, so an upgrade changes the parameter and Snakemake reruns the cache."""
+    import subprocess
+    import sys
+
+    import keras
+    import tensorflow as tf
+
+    from astrotune.training.runtime import library_versions
+
+    assert library_versions() == {"keras": keras.version(), "tensorflow": tf.__version__,
+                                  "backend": keras.backend.backend()}
+    script = ("import sys; from astrotune.training.runtime import library_versions; v = library_versions(); "
+              "assert 'keras' not in sys.modules; print(v)")
+    parse_time = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert parse_time.strip() == str(library_versions())
