@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
-from standin_data import is_standin
 
 from astrotune.data.manifest import read_manifest
 from astrotune.errors import InputError
 from astrotune.sky.local_images import index_local_images, listed_input
+
+from standin_data import is_standin
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 

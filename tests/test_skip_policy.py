@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from skip_policy import DEFAULT_LIST, allowed, read_rules
 
 TESTS = Path(__file__).resolve().parent
