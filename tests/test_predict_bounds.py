@@ -112,16 +112,22 @@ def test_fifos_are_refused_without_being_opened(model, tmp_path, name):
     refused([*args, "-o", tmp_path / "out.csv"], "not a regular file", timeout=30)
 
 
-def test_a_keras_config_over_its_cap_is_refused_before_extracting(model, tmp_path):
+@pytest.mark.parametrize("entry, expected", [
+    ("config.json", "config.json: 17"),                       # over the entry's cap
+    ("model.weights.h5", "more than 100 times (a zip bomb?)"),  # under the cap, but a bomb
+])
+def test_a_keras_bomb_is_refused_before_extracting(model, tmp_path, entry, expected):
     bomb = tmp_path / "bomb.keras"
     with zipfile.ZipFile(model) as source, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            data = source.read(entry)
-            if entry.filename == "config.json":
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == entry == "config.json":
                 data = data[:-1] + b" " * (17 << 20) + data[-1:]
-            target.writestr(entry.filename, data)
+            elif info.filename == entry:
+                data = bytes(64 << 20)
+            target.writestr(info.filename, data)
     assert bomb.stat().st_size < model.stat().st_size + (1 << 20)
-    refused([bomb, tmp_path, "-o", tmp_path / "out.csv"], "config.json: 17", memory=600_000_000)
+    refused([bomb, tmp_path, "-o", tmp_path / "out.csv"], expected, memory=600_000_000)
 
 
 def png_claiming(path, side):

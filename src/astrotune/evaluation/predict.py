@@ -9,6 +9,7 @@ and the field.
 """
 
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def check_options(limits, batch_size, max_objects, max_failed_fraction):
             raise InputError(flag, f"{value!r} must be a whole number of at least 1")
     if not isinstance(max_failed_fraction, (int, float)) or not 0 <= max_failed_fraction <= 1:
         raise InputError("--max-failed-fraction", f"{max_failed_fraction!r} must be a number in 0..1")
-    return Limits(**{**limits.__dict__, "batch_size": batch_size, "max_objects": max_objects})
+    return dataclasses.replace(limits, batch_size=batch_size, max_objects=max_objects)
 
 
 def input_kind(path):

@@ -17,6 +17,7 @@ FIELDS = ("input_size", "class_names", "source", "data_release", "pixel_scale", 
 MAX_SIDE = 4096
 MAX_CLASSES = 1000
 MAX_ENTRIES = 64
+MAX_RATIO = 100
 # Uncompressed size caps of a .keras archive's entries (bytes), checked before extracting.
 ENTRY_CAPS = {"config.json": 16 << 20, "metadata.json": 1 << 20, "model.weights.h5": 4 << 30, "*": 64 << 20}
 
@@ -91,7 +92,8 @@ def read_metadata(path):
 
 
 def check_entries(path, entries):
-    """Refuse an archive with too many entries or an entry larger (uncompressed) than its cap."""
+    """Refuse an archive with too many entries, an entry larger (uncompressed) than its cap, or a
+    large entry compressed more than ``MAX_RATIO`` times (weights barely compress; a bomb does)."""
     if len(entries) > MAX_ENTRIES:
         raise InputError(path, f"archive has {len(entries)} entries, more than {MAX_ENTRIES}")
     for entry in entries:
@@ -99,6 +101,9 @@ def check_entries(path, entries):
         if entry.file_size > cap:
             raise InputError(path, f"{entry.filename}: {entry.file_size} bytes uncompressed, more than the "
                                    f"cap of {cap} bytes")
+        if entry.file_size > 1 << 20 and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+            raise InputError(path, f"{entry.filename}: {entry.file_size} bytes uncompressed from "
+                                   f"{entry.compress_size}, more than {MAX_RATIO} times (a zip bomb?)")
 
 
 def check_fields(path, metadata):
