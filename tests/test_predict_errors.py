@@ -16,6 +16,13 @@ from PIL import Image
 
 keras = pytest.importorskip("keras")
 
+from astrotune.cli import main  # noqa: E402
+from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
+from astrotune.errors import InputError  # noqa: E402
+from astrotune.evaluation.predict import predict  # noqa: E402
+from astrotune.models.metadata import attach_metadata  # noqa: E402
+from astrotune.models.zoo import save_model  # noqa: E402
+
 from predict_helpers import (  # noqa: E402
     CLASSES,
     PROVENANCE,
@@ -24,13 +31,6 @@ from predict_helpers import (  # noqa: E402
     one_line_error,
     save_workflow_model,
 )
-
-from astrotune.cli import main  # noqa: E402
-from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
-from astrotune.errors import InputError  # noqa: E402
-from astrotune.evaluation.predict import predict  # noqa: E402
-from astrotune.models.metadata import attach_metadata  # noqa: E402
-from astrotune.models.zoo import save_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,9 @@ def test_bad_models_and_flags_give_one_named_line(files, tmp_path, capsys):
         (model, h5, ["--max-failed-fraction", "2"], "--max-failed-fraction: 2.0 must be a number in 0..1"),
         (model, csv, ["--skyserver-url", "file:///etc"], "--skyserver-url: 'file:///etc' is not an http"),
         (model, csv, ["--skyserver-url", "not a url"], "--skyserver-url: 'not a url' is not an http"),
+        (model, csv, ["--skyserver-url", "http://[::1"], "--skyserver-url: 'http://[::1' is not an http"),
+        (rewritten(model, tmp_path / "list.keras", lambda name, data: b"[1, 2]" if name == "config.json" else data),
+         h5, [], "model has no 'astrotune' metadata"),
         (model, tmp_path / "x.txt", [], "input does not exist"),
         (model, files / "corrupt.h5", ["--batch-size", "4"],
          f"{files / 'corrupt.h5'}: damaged HDF5 file, cannot read its data in dataset 'images'"),

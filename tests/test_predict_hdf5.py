@@ -4,12 +4,13 @@ workflow's readers (packed sets, Galaxy10 files); packing reads back what it wro
 import h5py
 import numpy as np
 import pytest
-from predict_helpers import corrupt_chunk
 
 from astrotune.data import store
 from astrotune.data.store import PackedDataset, read_dataset, write_dataset
 from astrotune.errors import InputError
 from astrotune.sky.galaxy10 import VARIANTS, pack_galaxy10
+
+from predict_helpers import corrupt_chunk
 
 CLASSES = ["GALAXY", "STAR", "QSO"]
 DECALS = list(VARIANTS["decals"].class_names)
@@ -70,3 +71,26 @@ def test_galaxy10_read_and_type_failures_are_named(tmp_path, defect, message):
         pack_galaxy10(path, tmp_path / "out.h5", variant="decals", classes=DECALS, image_size=16)
     assert str(info.value).startswith(f"{path}: {message}"), str(info.value)
     assert not list(tmp_path.glob("out.h5*"))
+
+
+@pytest.mark.parametrize("attribute, value, message", [
+    ("class_names", 3, "attribute 'class_names' must be a list of names"),
+    ("pixel_scale", np.array([0.4, 0.5]), "attribute 'pixel_scale' must be a single value, not an array"),
+])
+def test_malformed_attributes_are_named(tmp_path, attribute, value, message):
+    path = tmp_path / "data.h5"
+    packed(path)
+    with h5py.File(path, "r+") as h5:
+        h5.attrs[attribute] = value
+    with pytest.raises(InputError, match=f"{path}: {message}"):
+        read_dataset(path, with_images=False)
+
+
+def test_text_in_a_packed_coordinate_is_named(tmp_path):
+    path = tmp_path / "data.h5"
+    packed(path)
+    with h5py.File(path, "r+") as h5:
+        del h5["ra"]
+        h5.create_dataset("ra", data=np.array(["12h"] * 6, dtype=object), dtype=h5py.string_dtype())
+    with pytest.raises(InputError, match=r"dataset 'ra' must hold \(6,\) numbers, got object"):
+        read_dataset(path, with_images=False)

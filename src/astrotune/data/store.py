@@ -205,7 +205,8 @@ def _check_packed(path, h5, max_pixels):
     nodes = {name: dataset(path, h5, name) for name in ("images", "labels", "ids", "ra", "dec")}
     if "class_names" not in h5.attrs:
         raise InputError(path, "missing attribute 'class_names'")
-    class_names = [_text(name) for name in h5.attrs["class_names"]]
+    names = h5.attrs["class_names"]
+    class_names = [_text(name) for name in names] if isinstance(names, np.ndarray) and names.ndim == 1 else []
     if not class_names or not all(isinstance(name, str) for name in class_names):
         raise InputError(path, "attribute 'class_names' must be a list of names")
     n = nodes["labels"].shape[0] if nodes["labels"].ndim else 0
@@ -221,6 +222,9 @@ def _check_packed(path, h5, max_pixels):
     if nodes["images"].shape[0] != n:
         raise InputError(path, f"dataset 'images' has {nodes['images'].shape[0]} rows, 'labels' {n}")
     provenance = {key: _text(value) for key, value in h5.attrs.items() if key not in ("class_names",)}
+    several = sorted(key for key, value in provenance.items() if isinstance(value, np.ndarray))
+    if several:
+        raise InputError(path, f"attribute '{several[0]}' must be a single value, not an array")
     return PackedDataset(images=None, labels=labels, ids=ids, ra=numbers(path, h5, "ra", n),
                          dec=numbers(path, h5, "dec", n), class_names=class_names, provenance=provenance)
 

@@ -83,7 +83,11 @@ def cutouts_folder(output, cutouts, inputs):
 
 def check_url(url):
     """A SkyServer base URL: http(s) with a host."""
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(str(url))
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
         raise InputError("--skyserver-url", f"{url!r} is not an http:// or https:// URL with a host")
     return str(url)

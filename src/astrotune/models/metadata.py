@@ -80,7 +80,8 @@ def read_metadata(path):
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, RecursionError) as err:
         raise InputError(path, f"not a Keras .keras model archive ({err})") from err
-    metadata = config.get("config", {}).get(METADATA_KEY) if isinstance(config, dict) else None
+    inner = config.get("config") if isinstance(config, dict) else None
+    metadata = inner.get(METADATA_KEY) if isinstance(inner, dict) else None
     if not isinstance(metadata, dict):
         raise InputError(path, f"model has no '{METADATA_KEY}' metadata (input size, classes, data release); "
                                "it was not saved by astrotune's train_model step")
