@@ -127,13 +127,35 @@ def test_cache_job_and_training_job_apply_the_same_precision_and_xla_reaches_the
     write_dataset(folder / "dataset.h5", PackedDataset(problem["images"], problem["labels"],
                                                       np.array([f"o{i}" for i in range(36)], dtype=object),
                                                       np.full(36, np.nan), np.full(36, np.nan), ["A", "B", "C"]))
+    previous = keras.config.dtype_policy()
     try:
+        keras.mixed_precision.set_global_policy("float32")  # a fresh cache job
         compute_features(folder / "dataset.h5", folder / f"L{DEEPEST}.h5", ARCH, DEEPEST, SETTINGS, performance)
-        keras.mixed_precision.set_global_policy("float32")  # a fresh training process
+        keras.mixed_precision.set_global_policy("float32")  # a fresh training job
         model, _, state = run(folder, tmp_path / "checkpoint", performance)
     finally:
-        keras.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy(previous)
         tf.config.experimental.enable_op_determinism()  # XLA turned it off; the other tests need it
     assert state.cache == "used"
     assert model.dtype_policy.name == "mixed_float16"
     assert [suffix.jit_compile for suffix in suffixes] == [True]
+
+
+def test_cached_mixed_precision_steps_are_traced_once(uninterrupted, problem, tmp_path, monkeypatch):
+    """The LossScaleOptimizer's variables exist before the first step (created inside it, they make
+    tf.function trace the step twice)."""
+    import astrotune.training.cached as cached
+
+    traced = []
+
+    class Counting(cached.CachedTraining):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in ("train_step", "test_step"):
+                step = getattr(self.suffix, name)
+                setattr(self.suffix, name, lambda data, step=step, name=name: traced.append(name) or step(data))
+
+    monkeypatch.setattr(cached, "CachedTraining", Counting)
+    _, history, state = run(problem["folder"], tmp_path / "checkpoint")
+    assert state.cache == "used" and len(history) == SETTINGS.epochs
+    assert traced == ["train_step", "test_step"]
