@@ -20,8 +20,9 @@ from astrotune.cli import main  # noqa: E402
 from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
 from astrotune.errors import InputError  # noqa: E402
 from astrotune.evaluation.predict import predict  # noqa: E402
+from astrotune.models.heads import HeadSettings  # noqa: E402
 from astrotune.models.metadata import attach_metadata  # noqa: E402
-from astrotune.models.zoo import save_model  # noqa: E402
+from astrotune.models.zoo import build_classifier, save_model  # noqa: E402
 
 from predict_helpers import (  # noqa: E402
     CLASSES,
@@ -83,6 +84,13 @@ def test_bad_models_and_flags_give_one_named_line(files, tmp_path, capsys):
     model, h5, csv = files / "model.keras", files / "data.h5", files / "coords.csv"
     garbage = rewritten(model, tmp_path / "garbage.keras",
                         lambda name, data: b"\x89HDF garbage" * 100 if name == "model.weights.h5" else data)
+    other = tmp_path / "other.keras"
+    keras.utils.set_random_seed(1)
+    save_model(build_classifier("CompactCNN", 3, (SIDE, SIDE, 3), "none", head=HeadSettings(dense=(8,)))[0], other)
+    with zipfile.ZipFile(other) as archive:
+        other_weights = archive.read("model.weights.h5")
+    swapped = rewritten(model, tmp_path / "swapped.keras",
+                        lambda name, data: other_weights if name == "model.weights.h5" else data)
     cases = [
         (with_metadata(model, tmp_path / "a.keras", input_size="32"), h5, [],
          "astrotune.input_size: must be an integer in 1..4096 (got '32')"),
@@ -95,6 +103,7 @@ def test_bad_models_and_flags_give_one_named_line(files, tmp_path, capsys):
         (with_metadata(model, tmp_path / "e.keras", input_size=64), files / "images", [],
          "astrotune.input_size: 64, but the model takes inputs of shape (32, 32, 3)"),
         (garbage, h5, [], "model cannot be loaded by Keras in safe mode"),
+        (swapped, h5, [], "model cannot be loaded by Keras in safe mode (ValueError: A total of"),
         (lambda_model(tmp_path / "lambda.keras"), h5, [], "model cannot be loaded by Keras in safe mode"),
         (model, h5, ["--batch-size", "0"], "--batch-size: 0 must be a whole number of at least 1"),
         (model, h5, ["--batch-size", "-5"], "--batch-size: -5 must be a whole number of at least 1"),

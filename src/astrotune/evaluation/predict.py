@@ -11,6 +11,7 @@ and the field.
 import contextlib
 import dataclasses
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,12 +109,16 @@ def load_checked_model(path, metadata):
     """Load the model in Keras safe mode and check it against its metadata; failures name the file."""
     from astrotune.models.zoo import load_model
 
-    try:
-        model = load_model(path)
-    except Exception as err:  # noqa: BLE001 (Keras raises many types for a bad archive, layer or weights)
-        reason = " ".join(str(err).split())[:300]
-        raise InputError(path, f"model cannot be loaded by Keras in safe mode ({type(err).__name__}: {reason})") \
-            from err
+    with warnings.catch_warnings(record=True) as caught:  # Keras warns object by object before it fails
+        warnings.simplefilter("always")
+        try:
+            model = load_model(path)
+        except Exception as err:  # noqa: BLE001 (Keras raises many types for a bad archive, layer or weights)
+            reason = " ".join(str(err).split())[:300]
+            raise InputError(path, f"model cannot be loaded by Keras in safe mode ({type(err).__name__}: "
+                                   f"{reason})") from err
+    for warning in caught[:5]:
+        log.warning("%s: %s", path, str(warning.message)[:300])
     check_against_model(path, metadata, model)
     return model
 
