@@ -30,6 +30,8 @@ def test_a_corrupt_chunk_of_a_packed_set_is_named(tmp_path):
     corrupt_chunk(path, "images")
     assert len(read_dataset(path, with_images=False)) == 6  # the layout is fine
     with pytest.raises(InputError, match=f"{path}: damaged HDF5 file, cannot read its data in dataset 'images'"):
+        read_dataset(path, with_images=False, verify=True)
+    with pytest.raises(InputError, match=f"{path}: damaged HDF5 file, cannot read its data in dataset 'images'"):
         read_dataset(path)
 
 

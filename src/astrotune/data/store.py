@@ -163,16 +163,21 @@ def write_dataset(path, dataset):
         writer.finish(dataset.labels, dataset.ids, dataset.ra, dataset.dec)
 
 
-def read_dataset(path, with_images=True, max_pixels=DEFAULT_MAX_PIXELS):
+def read_dataset(path, with_images=True, max_pixels=DEFAULT_MAX_PIXELS, verify=False):
     """Read and validate a packed data set; errors name the file and the field.
 
     Args:
         with_images: also read the images (after their size is checked: ``max_pixels`` per image).
+        verify: without the images, still decode every image block once (a damaged chunk is then
+            named here, not by a later reader).
     """
     with packed_images(path, max_pixels) as (packed, images):
+        blocks = (read_rows(path, images, start, start + _BLOCK) for start in range(0, len(packed), _BLOCK))
         if with_images:
-            packed.images = np.concatenate([read_rows(path, images, start, start + _BLOCK)
-                                            for start in range(0, len(packed), _BLOCK)])
+            packed.images = np.concatenate(list(blocks))
+        elif verify:
+            for _ in blocks:
+                pass
         return packed
 
 
