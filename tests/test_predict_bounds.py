@@ -149,3 +149,12 @@ def test_a_decompression_bomb_in_a_folder_is_a_listed_failure(model, tmp_path):
     assert "1 of 2 objects not classified" in result.stderr and "bomb.png: failed: image header claims" in result.stderr
     table = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(table["status"]) == ["failed", "ok"]
+
+
+def test_a_fifo_planted_as_the_cutout_journal_is_refused(model, tmp_path):
+    cutouts = tmp_path / "cutouts"
+    cutouts.mkdir()
+    os.mkfifo(cutouts / ".journal_0.jsonl")
+    (tmp_path / "coords.csv").write_text("ra,dec\n150.1,2.1\n")
+    refused([model, tmp_path / "coords.csv", "-o", tmp_path / "out.csv", "--cutouts", cutouts],
+            "cutouts folder: .journal_0.jsonl is not a regular file", timeout=30)

@@ -8,9 +8,9 @@ sha256 check on the rerun and is downloaded again.
 
 Nothing here deletes or replaces a file astrotune did not write: a folder is used only when it is
 new, empty, or already holds a journal (``claim_folder``); before a cutout is written, an intent
-record naming its id is appended to ``.intents_<shard>.jsonl``, and only files (and ``.<id>.jpg.*.part`` temp files) of ids with
-a record may be removed or replaced on a rerun. A user's own ``<id>.jpg`` stays, and its object is
-reported as failed.
+record naming its id is appended to ``.intents_<shard>.jsonl``, and only the files (and
+``.<id>.jpg.*.part`` temp files) of ids with a record may be removed or replaced on a rerun. A user's
+own ``<id>.jpg`` stays, and its object is reported as failed.
 """
 
 import json
@@ -116,7 +116,12 @@ def claim_folder(folder, what="cutouts folder", create=True):
     if not folder.exists() and not create:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    if any(folder.glob(JOURNALS)):
+    records = [*folder.glob(JOURNALS), *folder.glob(INTENTS)]
+    odd = [path.name for path in records if path.is_symlink() or not path.is_file()]
+    if odd:
+        raise InputError(folder, f"{what}: {odd[0]} is not a regular file (a link, FIFO or folder); "
+                                 "choose a new folder")
+    if records:
         return folder
     if next(folder.iterdir(), None) is not None:
         raise InputError(folder, f"{what}: folder holds files astrotune did not write (no cutout journal); "
