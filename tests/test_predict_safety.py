@@ -14,6 +14,9 @@ from PIL import Image
 
 pytest.importorskip("keras")
 
+from astrotune.cli import main  # noqa: E402
+from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
+
 from predict_helpers import (  # noqa: E402
     CLASSES,
     PROVENANCE,
@@ -23,9 +26,6 @@ from predict_helpers import (  # noqa: E402
     one_line_error,
     save_workflow_model,
 )
-
-from astrotune.cli import main  # noqa: E402
-from astrotune.data.store import PackedDataset, write_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +132,25 @@ def test_folder_images_are_confined_like_packing(inputs, tmp_path, capsys):
     assert "c.png: failed: not a regular file" in err
     table = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(table["status"]) == ["ok", "failed", "failed"]
+
+
+def test_the_workflow_downloader_keeps_the_same_rule(tmp_path):
+    """download_cutouts' shards refuse a folder of a user's files and never replace one in their own."""
+    from astrotune.errors import InputError
+    from astrotune.sky.skyserver import CutoutSettings, download_shard
+
+    catalog = pd.DataFrame({"id": ["a", "b"], "ra": [1.0, 2.0], "dec": [0.0, 0.0], "class": ["STAR", "QSO"]})
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "b.jpg").write_bytes(b"mine")
+    with CutoutServer(64) as server:
+        settings = CutoutSettings(base_url=server.url, size=64, retries=0)
+        with pytest.raises(InputError, match="folder holds files astrotune did not write"):
+            download_shard(catalog, tmp_path / "manifest_0.csv", images, settings, 0, 1, max_failed_fraction=1)
+        (images / "b.jpg").unlink()
+        download_shard(catalog.iloc[:1], tmp_path / "manifest_0.csv", images, settings, 0, 1, max_failed_fraction=0)
+        (images / "b.jpg").write_bytes(b"mine")
+        manifest = download_shard(catalog, tmp_path / "manifest_0.csv", images, settings, 0, 1,
+                                  max_failed_fraction=1)
+    assert list(manifest["status"]) == ["ok", "failed"] and (images / "b.jpg").read_bytes() == b"mine"
+    assert "exists and was not written by astrotune" in manifest.loc[1, "error"]
