@@ -158,3 +158,12 @@ def test_a_fifo_planted_as_the_cutout_journal_is_refused(model, tmp_path):
     (tmp_path / "coords.csv").write_text("ra,dec\n150.1,2.1\n")
     refused([model, tmp_path / "coords.csv", "-o", tmp_path / "out.csv", "--cutouts", cutouts],
             "cutouts folder: .journal_0.jsonl is not a regular file", timeout=30)
+
+
+def test_a_folder_over_max_objects_is_refused_before_any_decoding(model, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"o{i}.png").write_bytes(b"not decoded")
+    refused([model, folder, "-o", tmp_path / "out.csv", "--max-objects", "10"],
+            f"{folder}: more than 10 images in the folder, more than --max-objects")

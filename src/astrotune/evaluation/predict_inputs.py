@@ -53,17 +53,21 @@ def fail(table, index, reason):
 
 def folder_objects(folder, metadata, limits):
     """The JPEG/PNG files directly in ``folder`` (sorted by name); at most ``limits.max_objects``."""
-    files, ignored = [], []
+    files, ignored, n_ignored = [], [], 0
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            (files if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES else ignored).append(entry.name)
+            if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                files.append(entry.name)
+            else:
+                n_ignored += 1
+                ignored += [entry.name][:20 - len(ignored)]
             if len(files) > limits.max_objects:
                 raise InputError(folder, f"more than {limits.max_objects} images in the folder, more than "
                                          "--max-objects; raise --max-objects to classify them all")
-    if ignored:
-        log.warning("ignoring %d non-image entries in %s: %s", len(ignored), folder, ", ".join(sorted(ignored)[:20]))
+    if n_ignored:
+        log.warning("ignoring %d non-image entries in %s: %s", n_ignored, folder, ", ".join(sorted(ignored)))
     if not files:
         raise InputError(folder, f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder")
     files.sort()
