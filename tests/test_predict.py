@@ -72,7 +72,8 @@ def test_workflow_models_load_with_plain_keras_and_keep_their_layers(saved):
     folder, _, _ = saved
     metadata = read_metadata(folder / "compact.keras")
     assert metadata["class_names"] == CLASSES and metadata["input_size"] == SIDE
-    code = (f"import astrotune.models.layers, keras; m = keras.saving.load_model({str(folder / 'compact.keras')!r}); "
+    code = ("import sys, astrotune; assert 'keras' not in sys.modules; import keras; "
+            f"m = keras.saving.load_model({str(folder / 'compact.keras')!r}); "
             "print(' '.join(sorted(layer.name for layer in m.layers)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
