@@ -1,20 +1,40 @@
 # Shared helpers: config validation, wildcard constraints, path helpers. No rules here.
 import os
+import re
 
 from snakemake.utils import validate
 
+from astrotune import backend
+
+# Before anything imports Keras, here and in every job this process starts (jobs inherit the variable).
+backend.choose((config.get("performance") or {}).get("backend", "auto"))
+
 from astrotune.config import config_hash, output_settings, packing_provenance, packing_sections
 from astrotune.config_checks import check_config
+from astrotune.data.sources import dataset_views
+from astrotune.errors import InputError
 from astrotune.training.feature_cache import cache_possible
 from astrotune.training.runtime import library_versions
 from astrotune.models.augment import AugmentationSettings
 from astrotune.models.schedules import training_steps
 from astrotune.models.schedules import ARCHITECTURES
+from astrotune.training import pretrain_plan
 
-check_config(config, workflow.basedir, workflow.configfiles)
+check_config(pretrain_plan.config_for_checks(config), workflow.basedir, workflow.configfiles)
 validate(config, schema="../schemas/config.schema.yaml")
-# (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head.
-STEPS = {(step.arch, step.layers): step for step in training_steps(config)}
+# Each data set the workflow builds (the study's, a pretraining source) -> the config its data rules read.
+VIEWS = dataset_views(config)
+for _view in list(VIEWS.values())[1:]:
+    try:
+        check_config(pretrain_plan.config_for_checks(_view), workflow.basedir)
+    except InputError as err:
+        raise InputError("pretrain.source", err.message) from None
+SOURCES = {view["dataset"]["source"] for view in VIEWS.values()}
+# (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head; weights
+# 'pretrained' already the path of the architecture's pretrained base.
+_STEPS = training_steps(config)
+PRETRAIN_ARCHS = pretrain_plan.pretrain_architectures(config, _STEPS)
+STEPS = {(step.arch, step.layers): step for step in pretrain_plan.resolve_steps(_STEPS, config["dataset"]["name"])}
 if config["training"]["center_crop"] > config["dataset"]["image_size"]:
     raise ValueError(
         f"training.center_crop: {config['training']['center_crop']} is larger than "
@@ -23,6 +43,10 @@ if config["training"]["center_crop"] > config["dataset"]["image_size"]:
 
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
+PRETRAIN_SOURCE = pretrain_plan.source_name(config)
+UNSUPERVISED_WEIGHTS = pretrain_plan.resolve_weights(
+    pretrain_plan.unsupervised_weights(config), DATASET, config["unsupervised"]["backbone"]
+)
 ARCHS = list(config["architectures"])
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
 MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
@@ -32,8 +56,8 @@ STUDY_TABLE = f"results/{DATASET}/tables/study_{STUDY_FORM}"
 
 
 wildcard_constraints:
-    dataset=DATASET,
-    arch="|".join(dict.fromkeys(ARCHS + [config["unsupervised"]["backbone"]])),
+    dataset="|".join(re.escape(name) for name in VIEWS),
+    arch="|".join(dict.fromkeys(ARCHS + [config["unsupervised"]["backbone"]] + PRETRAIN_ARCHS)),
     layers=r"\d+",
     shard=r"\d+",
     size=r"\d+",
@@ -79,8 +103,46 @@ def weights_inputs(wildcards):
 
 def unsupervised_weights_inputs(wildcards):
     """What the unsupervised baseline's backbone needs to initialise its base."""
-    weights = config["unsupervised"]["weights"] or config["training"]["weights"]
-    return base_weights_inputs(config["unsupervised"]["backbone"], weights, config["dataset"]["image_size"])
+    return base_weights_inputs(
+        config["unsupervised"]["backbone"], UNSUPERVISED_WEIGHTS, config["dataset"]["image_size"]
+    )
+
+
+def weights_origin(wildcards):
+    """Where the base of a (arch, layers) job got its initial weights (``pretrain_plan.weights_origin``)."""
+    return pretrain_plan.weights_origin(job_step(wildcards).weights, PRETRAIN_SOURCE, DATASET, wildcards.arch)
+
+
+def pretrain_outputs():
+    """Every pretrained base with its metrics (rule all; also inputs of the steps that use them)."""
+    return [
+        f"results/{DATASET}/pretrained/{arch}.{kind}"
+        for arch in PRETRAIN_ARCHS
+        for kind in ("weights.h5", "metrics.json")
+    ]
+
+
+def view(wildcards):
+    """The config the data rules of ``wildcards.dataset`` read (``data.sources.dataset_views``)."""
+    return VIEWS[wildcards.dataset]
+
+
+def view_value(*keys):
+    """A rule parameter: ``view[keys[0]][keys[1]]...`` of the job's data set."""
+
+    def value(wildcards):
+        found = view(wildcards)
+        for key in keys:
+            found = found[key]
+        return found
+
+    return value
+
+
+def datasets_of(*sources):
+    """A wildcard pattern of the data sets built from one of ``sources`` (rules defined per source kind)."""
+    names = [name for name, data in VIEWS.items() if data["dataset"]["source"] in sources]
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def cache_layers(arch):
@@ -114,15 +176,17 @@ def feature_cache(wildcards):
 
 
 def cutout_manifests(wildcards):
-    """Manifest CSVs the packing step reads, by data source."""
-    if SOURCE == "synthetic":
-        return [f"resources/{DATASET}/synthetic/manifest.csv"]
-    if SOURCE in ("sdss_query", "catalog"):
-        shards = config["cutouts"]["shards"]
-        return [f"resources/{DATASET}/cutouts/manifest_{i}.csv" for i in range(shards)]
-    if SOURCE == "local_images":
-        return [f"resources/{DATASET}/local_images/manifest.csv"]
-    raise ValueError(f"source {SOURCE!r} has no cutout manifests")
+    """Manifest CSVs the packing step of ``wildcards.dataset`` reads, by its data source."""
+    data, name = view(wildcards), wildcards.dataset
+    source = data["dataset"]["source"]
+    if source == "synthetic":
+        return [f"resources/{name}/synthetic/manifest.csv"]
+    if source in ("sdss_query", "catalog"):
+        shards = data["cutouts"]["shards"]
+        return [f"resources/{name}/cutouts/manifest_{i}.csv" for i in range(shards)]
+    if source == "local_images":
+        return [f"resources/{name}/local_images/manifest.csv"]
+    raise ValueError(f"source {source!r} has no cutout manifests")
 
 
 def paper_outputs():
