@@ -130,3 +130,9 @@ def test_architecture_checks_agree_with_the_schedules(arch, entry):
     except ValueError:
         planned = False
     assert planned == (found == []), found
+
+
+def test_pretrained_weights_are_a_name_not_a_file():
+    config = copy.deepcopy(TINY_CONFIG)
+    config["training"]["weights"] = "pretrained"
+    check_config(config, PROJECT_ROOT, ["study.yaml"])

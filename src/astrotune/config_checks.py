@@ -152,7 +152,7 @@ def semantic_problems(config, schema):
         problems.append(f"split.val_fraction ({val}) + split.test_fraction ({test}) must be below 1, or no object "
                         "is left for training")
     weights = value("training.weights")
-    if weights not in ("imagenet", "none") and (problem := weights_file_problem(Path(weights))):
+    if weights not in ("imagenet", "none", "pretrained") and (problem := weights_file_problem(Path(weights))):
         problems.append(f"training.weights {weights!r}: {problem}")
     depths = schema["properties"]["architectures"].get("x-base-layers", {})
     for arch, entry in (value("architectures") or {}).items():
@@ -211,7 +211,7 @@ def check_tree(config, source):
 def weights_file_problem(path):
     """Why ``path`` is not a Keras weights file Keras can load, or None when it looks like one."""
     if not path.is_file():
-        return "file not found (use 'imagenet', 'none' or the path of a Keras weights file)"
+        return "file not found (use 'imagenet', 'none', 'pretrained' or the path of a Keras weights file)"
     name = path.name.lower()
     if name.endswith(".keras"):
         try:
