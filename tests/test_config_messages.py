@@ -136,3 +136,14 @@ def test_pretrained_weights_are_a_name_not_a_file():
     config = copy.deepcopy(TINY_CONFIG)
     config["training"]["weights"] = "pretrained"
     check_config(config, PROJECT_ROOT, ["study.yaml"])
+
+
+def test_every_weights_file_is_checked(tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["architectures"]["VGG16"] = {"layers": [1], "weights": str(tmp_path / "missing.weights.h5")}
+    config["unsupervised"] = {"weights": str(tmp_path / "notes.txt")}
+    lines = problems(lambda c: c.update(config))
+    assert lines[0] == "study.yaml: 2 problem(s) in the config:"
+    text = "\n".join(lines)
+    assert f"architectures.VGG16.weights '{tmp_path / 'missing.weights.h5'}': file not found" in text
+    assert f"unsupervised.weights '{tmp_path / 'notes.txt'}': file not found" in text

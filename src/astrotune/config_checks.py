@@ -30,6 +30,7 @@ from astrotune.errors import InputError, raise_problems
 
 MAX_CONFIG_NODES = 100_000
 SEED_LIMIT = 2 ** 32
+WEIGHT_NAMES = ("imagenet", "none", "pretrained")
 SCHEMA = "workflow/schemas/config.schema.yaml"
 
 
@@ -151,14 +152,16 @@ def semantic_problems(config, schema):
     if val + test >= 1:
         problems.append(f"split.val_fraction ({val}) + split.test_fraction ({test}) must be below 1, or no object "
                         "is left for training")
-    weights = value("training.weights")
-    if weights not in ("imagenet", "none", "pretrained") and (problem := weights_file_problem(Path(weights))):
-        problems.append(f"training.weights {weights!r}: {problem}")
+    weights = [(key, value(key)) for key in ("training.weights", "unsupervised.weights", "pretrain.weights")]
     depths = schema["properties"]["architectures"].get("x-base-layers", {})
     for arch, entry in (value("architectures") or {}).items():
         entry = entry if isinstance(entry, dict) else {"layers": entry}
+        weights.append((f"architectures.{arch}.weights", entry.get("weights")))
         cbam = (entry.get("head") or {}).get("cbam", (value("training.head") or {}).get("cbam", False))
         problems += architecture_problems(arch, entry, depths.get(arch, 0) - int(bool(cbam)), cbam)
+    for key, path in weights:
+        if isinstance(path, str) and path not in WEIGHT_NAMES and (problem := weights_file_problem(Path(path))):
+            problems.append(f"{key} {path!r}: {problem}")
     crop, side = value("training.center_crop"), value("dataset.image_size")
     if crop and crop > side:
         problems.append(f"training.center_crop: {crop} is larger than dataset.image_size {side} "
