@@ -174,3 +174,23 @@ def test_packed_data_from_other_cutouts_or_classes_is_refused(saved, tmp_path, c
 def test_no_arguments_lists_the_commands(capsys):
     assert main([]) == 0
     assert "predict" in capsys.readouterr().out
+
+
+def test_coordinates_are_fetched_with_the_models_settings(saved, tmp_path):
+    from predict_helpers import CutoutServer
+
+    folder, models, _ = saved
+    pd.DataFrame({"id": ["a", "b"], "ra": ["10:00:24", 150.2], "dec": [2.1, "+02:12:00"]}).to_csv(
+        tmp_path / "coords.csv", index=False)
+    with CutoutServer(128) as server:
+        table = predict(folder / "compact.keras", tmp_path / "coords.csv", tmp_path / "out.csv",
+                        skyserver_url=server.url)
+    assert all(path.startswith("/dr16/SkyServerWS/ImgCutout/getjpeg?") and "scale=0.4&width=128&height=128" in path
+               for path in server.requests), server.requests
+    assert list(table["status"]) == ["ok", "ok"] and table["ra"].tolist() == pytest.approx([150.1, 150.2])
+    (tmp_path / "served.jpg").write_bytes(server.body)
+    pixels = np.stack([load_image(tmp_path / "served.jpg", SIDE)] * 2)
+    np.testing.assert_allclose(probabilities(table), models["compact.keras"].predict(pixels, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "out_cutouts").iterdir() if not p.name.startswith(".")) == \
+        ["a.jpg", "b.jpg"]
