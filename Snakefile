@@ -20,6 +20,7 @@ include: "workflow/rules/local_images.smk"
 include: "workflow/rules/galaxy10.smk"
 include: "workflow/rules/pack.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/architecture.smk"
 include: "workflow/rules/aggregate.smk"
@@ -32,4 +33,5 @@ rule all:
     input:
         paper_outputs(),
         study_table_outputs(),
+        pretrain_outputs(),
     localrule: True

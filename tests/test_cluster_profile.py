@@ -23,7 +23,7 @@ WORKFLOW_FILES = [PROJECT_ROOT / "Snakefile", *sorted((PROJECT_ROOT / "workflow"
 DOWNLOADS = {"query_sdss_catalog", "import_catalog", "download_cutouts", "download_galaxy10", "fetch_imagenet_weights"}
 CHEAP = {"split_dataset", "evaluate_model", "aggregate_results", "plot_architecture", "plot_confusion",
          "architecture_tables", "write_study_table", "all"}
-GPU_RULES = {"cache_features", "train_model"}
+GPU_RULES = {"cache_features", "train_model", "pretrain_base"}
 STUDIES = ["config/studies/sabeesh2022_sdss.yaml", "config/studies/alberghi_galaxy10.yaml", "config/config.yaml"]
 JOB_HEADER = re.compile(r"^(\s*)(?:local)?(?:rule|checkpoint) (\w+):$")
 GROUP_HEADER = re.compile(r"Group job (\S+) \(jobs in lexicogr\. order\):$")

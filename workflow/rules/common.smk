@@ -44,6 +44,7 @@ if config["training"]["center_crop"] > config["dataset"]["image_size"]:
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
 PRETRAIN_SOURCE = pretrain_plan.source_name(config)
+PRETRAIN_TRAINING = pretrain_plan.pretrain_training_section(config)  # the pretraining runs' training section
 UNSUPERVISED_WEIGHTS = pretrain_plan.resolve_weights(
     pretrain_plan.unsupervised_weights(config), DATASET, config["unsupervised"]["backbone"]
 )
@@ -113,6 +114,12 @@ def weights_origin(wildcards):
     return pretrain_plan.weights_origin(job_step(wildcards).weights, PRETRAIN_SOURCE, DATASET, wildcards.arch)
 
 
+def pretrain_weights_inputs(wildcards):
+    """What building a base before pretraining needs (ImageNet weights at the source's side, a file)."""
+    side = PRETRAIN_TRAINING["center_crop"] or VIEWS[PRETRAIN_SOURCE]["dataset"]["image_size"]
+    return base_weights_inputs(wildcards.arch, PRETRAIN_TRAINING["weights"], side)
+
+
 def pretrain_outputs():
     """Every pretrained base with its metrics (rule all; also inputs of the steps that use them)."""
     return [
@@ -128,7 +135,7 @@ def view(wildcards):
 
 
 def view_value(*keys):
-    """A rule parameter: ``view[keys[0]][keys[1]]...`` of the job's data set."""
+    """A parameter function: the value at ``keys`` in the view of the job's data set."""
 
     def value(wildcards):
         found = view(wildcards)

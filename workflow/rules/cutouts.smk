@@ -16,8 +16,8 @@ rule download_cutouts:
         "../envs/astrotune.yaml"
     params:
         images="resources/{dataset}/cutouts/images",
-        cutouts=output_settings(config, "cutouts"),
-        classes=config["dataset"]["classes"],
-        max_failed_fraction=config["dataset"]["max_failed_fraction"],
+        cutouts=lambda wildcards: output_settings(view(wildcards), "cutouts"),
+        classes=view_value("dataset", "classes"),
+        max_failed_fraction=view_value("dataset", "max_failed_fraction"),
     script:
         "../scripts/download_cutouts.py"

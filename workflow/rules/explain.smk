@@ -77,7 +77,7 @@ rule cluster_embeddings:
     threads: 1
     params:
         settings=config["unsupervised"],
-        weights=config["unsupervised"]["weights"] or config["training"]["weights"],
+        weights=UNSUPERVISED_WEIGHTS,
         uncertainty=config["uncertainty"],
         seed=config["seed"],
         keras_home=KERAS_HOME,

@@ -17,7 +17,11 @@ rule cache_features:
     resources:
         gpu=1,
     params:
-        training={key: config["training"][key] for key in ("weights", "augmentation", "center_crop")},
+        # The step's weights: a pretrained base's file where the schedule says 'pretrained'.
+        training=lambda wildcards: {
+            key: job_step(wildcards).training_section(config["training"])[key]
+            for key in ("weights", "augmentation", "center_crop")
+        },
         seed=config["seed"],
         dtype=config["performance"]["feature_dtype"],
         # The cache's identity: an upgrade of Keras or TensorFlow, or another precision, reruns it.

@@ -1,7 +1,8 @@
-# Pack the cutouts into one HDF5 file and split it.
+# Pack the cutouts into one HDF5 file and split it (each data set, the study's or a pretraining
+# source, with the settings of its own view, common.smk).
 
 
-if SOURCE != "galaxy10":
+if SOURCES - {"galaxy10"}:
 
     rule pack_dataset:
         input:
@@ -13,15 +14,17 @@ if SOURCE != "galaxy10":
             "logs/{dataset}/pack_dataset.log",
         benchmark:
             "logs/benchmarks/{dataset}/pack_dataset.tsv"
+        wildcard_constraints:
+            dataset=datasets_of("synthetic", "sdss_query", "catalog", "local_images"),
         conda:
             "../envs/astrotune.yaml"
         threads: 8  # decoding workers; Snakemake caps them at --cores locally
         params:
-            classes=config["dataset"]["classes"],
-            image_size=config["dataset"]["image_size"],
-            max_failed_fraction=config["dataset"]["max_failed_fraction"],
-            provenance=packing_provenance(config),
-            max_pixels=config["dataset"]["max_pixels"],
+            classes=view_value("dataset", "classes"),
+            image_size=view_value("dataset", "image_size"),
+            max_failed_fraction=view_value("dataset", "max_failed_fraction"),
+            provenance=lambda wildcards: packing_provenance(view(wildcards)),
+            max_pixels=view_value("dataset", "max_pixels"),
         script:
             "../scripts/pack_dataset.py"
 
@@ -37,8 +40,8 @@ rule split_dataset:
     conda:
         "../envs/astrotune.yaml"
     params:
-        val_fraction=config["split"]["val_fraction"],
-        test_fraction=config["split"]["test_fraction"],
-        seed=config["seed"],
+        val_fraction=view_value("split", "val_fraction"),
+        test_fraction=view_value("split", "test_fraction"),
+        seed=view_value("seed"),
     script:
         "../scripts/split_dataset.py"

@@ -1,7 +1,8 @@
-# The embedded default data set: a synthetic SDSS-like sky rendered as JPEG cutouts.
+# The embedded default data set: a synthetic SDSS-like sky rendered as JPEG cutouts (also a pretraining
+# source's sky: each data set's settings come from its view, common.smk).
 
 
-if SOURCE == "synthetic":
+if "synthetic" in SOURCES:
 
     rule render_synthetic_sky:
         output:
@@ -10,11 +11,13 @@ if SOURCE == "synthetic":
             "logs/{dataset}/render_synthetic_sky.log",
         benchmark:
             "logs/benchmarks/{dataset}/render_synthetic_sky.tsv"
+        wildcard_constraints:
+            dataset=datasets_of("synthetic"),
         conda:
             "../envs/astrotune.yaml"
         params:
-            settings=config["synthetic"],
-            classes=config["dataset"]["classes"],
-            seed=config["seed"],
+            settings=view_value("synthetic"),
+            classes=view_value("dataset", "classes"),
+            seed=view_value("seed"),
         script:
             "../scripts/render_synthetic_sky.py"

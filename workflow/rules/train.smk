@@ -65,5 +65,7 @@ rule evaluate_model:
         uncertainty=config["uncertainty"],
         seed=config["seed"],
         top_k=config["metrics"]["top_k"],
+        # Where the base's initial weights came from, for the tables: imagenet, random, pretrained on <source>.
+        weights_origin=lambda wildcards: weights_origin(wildcards),
     script:
         "../scripts/evaluate_model.py"

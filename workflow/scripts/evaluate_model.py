@@ -18,6 +18,8 @@ with rule_logging(snakemake.log[0]) as log:
     # Whether training used its feature cache ("used", or why not), as the training job recorded it.
     summary["cache"] = summary.get("cache", "not recorded")
     log.info("feature cache: %s", summary["cache"])
+    # Where the base's initial weights came from (imagenet, random, pretrained on <source>, file <path>).
+    summary["weights_origin"] = snakemake.params.weights_origin
     result = summary | subset_metrics(predictions, summary["class_names"], snakemake.params.top_k)
     intervals = accuracy_intervals(predictions, **snakemake.params.uncertainty, seed=snakemake.params.seed)
     for subset, interval in intervals.items():

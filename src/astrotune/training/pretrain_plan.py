@@ -1,0 +1,119 @@
+"""Which bases are pretrained, on what, and where the study's steps find them (no Keras import).
+
+The Snakefile plans domain pretraining with this module at parse time: ``pretrain.source`` is a data
+set built by the study's own data rules (``data.sources``), ``pretrain.architectures`` (or every
+architecture whose steps ask for weights ``pretrained``) get one ``pretrain_base`` job each, and the
+steps' weights ``pretrained`` become the path of their architecture's pretrained base file, so
+training and caching load it exactly as any weights file.
+"""
+
+import copy
+from dataclasses import replace
+
+from astrotune.config import config_hash, packing_sections
+from astrotune.data.sources import id_namespace, source_view
+from astrotune.models.heads import HeadSettings
+from astrotune.models.schedules import base_layer_count
+
+PRETRAINED = "pretrained"
+WEIGHTS_FILE = "results/{dataset}/pretrained/{arch}.weights.h5"
+
+
+def pretrained_path(dataset, arch):
+    """The pretrained base file of ``arch`` for the study whose data set is ``dataset``."""
+    return WEIGHTS_FILE.format(dataset=dataset, arch=arch)
+
+
+def config_for_checks(config):
+    """A copy of ``config`` whose ``training.weights: pretrained`` reads ``none``: the config checks
+    take any other value than imagenet and none for a file that must exist, and the pretrained base
+    is an output of this workflow."""
+    checked = copy.deepcopy(config)
+    if (checked.get("training") or {}).get("weights") == PRETRAINED:
+        checked["training"]["weights"] = "none"
+    return checked
+
+
+def unsupervised_weights(config):
+    """The unsupervised backbone's weights as configured (``unsupervised.weights`` or ``training.weights``)."""
+    return config["unsupervised"]["weights"] or config["training"]["weights"]
+
+
+def pretrain_architectures(config, steps):
+    """The architectures whose bases are pretrained, in order.
+
+    Raises:
+        ValueError: a step (or the unsupervised backbone) asks for ``pretrained`` weights without
+            ``pretrain.source``, or of an architecture ``pretrain.architectures`` leaves out.
+    """
+    wanted = list(dict.fromkeys(step.arch for step in steps if step.weights == PRETRAINED))
+    backbone = config["unsupervised"]["backbone"]
+    if config["unsupervised"]["enabled"] and unsupervised_weights(config) == PRETRAINED and backbone not in wanted:
+        wanted.append(backbone)
+    pretrain = config.get("pretrain") or {}
+    listed = list(pretrain.get("architectures") or [])
+    if wanted and not pretrain.get("source"):
+        raise ValueError(f"weights pretrained ({', '.join(wanted)}) need pretrain.source: the data set the bases "
+                         "are pretrained on")
+    missing = [arch for arch in wanted if listed and arch not in listed]
+    if missing:
+        raise ValueError(f"pretrain.architectures {listed} leaves out {', '.join(missing)}, whose steps use "
+                         "weights pretrained; add them or give those steps other weights")
+    if not pretrain.get("source"):
+        return []
+    return listed or wanted
+
+
+def resolve_weights(weights, dataset, arch):
+    """``weights`` with ``pretrained`` replaced by the pretrained base file of ``arch``."""
+    return pretrained_path(dataset, arch) if weights == PRETRAINED else weights
+
+
+def resolve_steps(steps, dataset):
+    """The TrainingSteps with ``pretrained`` weights replaced by the path of their base's file."""
+    return [replace(step, weights=resolve_weights(step.weights, dataset, step.arch)) for step in steps]
+
+
+def pretrain_training_section(config):
+    """The ``training`` section of the pretraining runs: the study's with ``pretrain.training`` over it,
+    the initial weights ``pretrain.weights``, no re-initialisation, the whole source image (unless
+    ``pretrain.training.center_crop`` says otherwise) and the plain head unless one is given."""
+    pretrain = config.get("pretrain") or {}
+    overrides = dict(pretrain.get("training") or {})
+    return dict(config["training"]) | {"center_crop": 0, "head": {}} | overrides | {
+        "weights": pretrain.get("weights", "none"), "reinitialise": False}
+
+
+def pretrain_layers(arch, section):
+    """Trainable layers of a pretraining run: every layer of the base as built for its head."""
+    return base_layer_count(arch, HeadSettings.from_config(section.get("head")))
+
+
+def source_name(config):
+    """Name of the pretraining source data set (None without one)."""
+    view = source_view(config)
+    return None if view is None else view["dataset"]["name"]
+
+
+def pretrain_provenance(config):
+    """What a pretrained base records about its source (rule params: a change reruns pretraining)."""
+    view = source_view(config)
+    section = pretrain_training_section(config)
+    return {"source": view["dataset"]["name"], "source_kind": view["dataset"]["source"], "seed": view["seed"],
+            "source_config_hash": config_hash(packing_sections(view)),
+            "config_hash": config_hash(packing_sections(view), view["split"], section, config["pretrain"]),
+            "target": config["dataset"]["name"], "target_namespace": id_namespace(config),
+            "source_namespace": id_namespace(view)}
+
+
+def weights_origin(weights, source=None, dataset=None, arch=None):
+    """Where a base's initial weights came from, for the tables: ``imagenet``, ``random``,
+    ``pretrained on <source>`` (``weights`` is the study's pretrained file of ``arch``, or the word
+    ``pretrained``) or ``file <path>``."""
+    if weights == "imagenet":
+        return "imagenet"
+    if weights == "none":
+        return "random"
+    if weights == PRETRAINED or (dataset and arch and weights == pretrained_path(dataset, arch)):
+        return f"pretrained on {source}"
+    return f"file {weights}"
