@@ -216,7 +216,8 @@ def table4(results, paper_comparison=True):
     for arch in _architectures(results):
         baseline = results[(results["arch"] == arch) & (results["layers"] == 0)]
         paper_text, paper_accuracy = paper.TABLE4.get(arch, ("", pd.NA))
-        row = {"arch": arch, "trainable_params": pd.NA, "P": ""}
+        row = {"arch": arch, "weights": _origin(baseline.iloc[0] if len(baseline) else {}), "trainable_params": pd.NA,
+               "P": ""}
         if baseline.empty:
             row |= _accuracy_columns({}, test) | {"note": "no baseline: 0 trainable layers is not in the schedule"}
         else:
@@ -252,7 +253,8 @@ def table5(results, paper_comparison=True, comparison=None):
     rows = []
     for arch in _architectures(results):
         row = best.loc[arch]
-        entry = {"arch": arch, "layers": int(row["layers"]), "trainable_params": int(row["trainable_params"]),
+        entry = {"arch": arch, "weights": _origin(row), "layers": int(row["layers"]),
+                 "trainable_params": int(row["trainable_params"]),
                  "layer_tuning_ratio": row["layers"] / row["total_layers"],
                  "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
         entry |= _accuracy_columns(row, test)
@@ -266,6 +268,12 @@ def table5(results, paper_comparison=True, comparison=None):
         rows.append(entry)
     frame = pd.DataFrame(rows)
     return _with_int_columns(frame, [c for c in ("paper_layers", "paper_trainable_params") if c in frame])
+
+
+def _origin(row):
+    """Where a model's base weights came from (``results.weights_origin``; empty when not recorded)."""
+    value = row.get("weights_origin", "") if hasattr(row, "get") else ""
+    return value if isinstance(value, str) else ""
 
 
 def _with_int_columns(frame, columns):

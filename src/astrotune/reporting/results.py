@@ -4,6 +4,8 @@ Columns say which split every number comes from: ``val_*`` on the validation set
 anything is chosen on), ``test_*`` on the held-out test set (NaN when the study has none),
 ``*_tta`` with test-time augmentation, ``*_ci_low``/``*_ci_high`` the bootstrap confidence interval of
 the plain accuracy, ``*_majority`` the accuracy of always predicting the subset's most common class.
+``weights_origin`` says where the base's initial weights came from: ``imagenet``, ``random``,
+``pretrained on <source>`` (domain pretraining) or ``file <path>``.
 """
 
 import json
@@ -11,10 +13,21 @@ import json
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["arch", "layers", "trainable_params", "total_params", "total_layers", "best_epoch",
+COLUMNS = ["arch", "layers", "weights_origin", "trainable_params", "total_params", "total_layers", "best_epoch",
            "val_accuracy", "val_ci_low", "val_ci_high", "val_accuracy_tta", "val_macro_f1", "val_majority",
            "test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
            "test_macro_f1", "test_majority"]
+
+
+def weights_origin(metrics):
+    """Where a model's base weights came from: the metrics' ``weights_origin``, or for metrics written
+    before it existed, read from ``weights`` (``imagenet``, ``none`` -> ``random``, a file)."""
+    if metrics.get("weights_origin"):
+        return metrics["weights_origin"]
+    weights = metrics.get("weights")
+    if weights in (None, ""):
+        return "unknown"
+    return {"imagenet": "imagenet", "none": "random"}.get(weights, f"file {weights}")
 
 
 def majority_accuracy(subset_metrics):
@@ -40,7 +53,7 @@ def collect_metrics(paths):
     rows = []
     for path in paths:
         metrics = json.loads(open(path).read())
-        rows.append({key: metrics.get(key, np.nan) for key in COLUMNS[:6]}
+        rows.append({key: metrics.get(key, np.nan) for key in COLUMNS[:7]} | {"weights_origin": weights_origin(metrics)}
                     | _subset_columns(metrics, "val") | _subset_columns(metrics, "test"))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["arch", "layers"]).reset_index(drop=True)
 

@@ -20,6 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from astrotune.reporting.results import weights_origin
+
 FORMS = ("fu_table1", "alberghi_table", "yan_table2")
 
 # Fu et al., Table 1: percentage of layers at ImageNet weights -> (training loss, training accuracy,
@@ -47,6 +49,7 @@ def load_models(metrics_paths, history_paths):
         kept = kept if len(kept) else history.tail(1)
         row = {key: metrics.get(key) for key in ("arch", "layers", "schedule", "weights", "reinitialise",
                                                   "trainable_params", "total_params", "epochs_run")}
+        row["weights_origin"] = weights_origin(metrics)
         row |= {"train_loss": float(kept["loss"].iloc[0]), "train_accuracy": float(kept["accuracy"].iloc[0])}
         for subset in ("val", "test"):
             part = metrics.get(subset, {})
@@ -79,7 +82,7 @@ def fu_table1(models):
     models["imagenet_percent"] = [imagenet_percent(schedule) for schedule in models["schedule"]]
     models = models.sort_values(["arch", "imagenet_percent", "layers"]).reset_index(drop=True)
     table = pd.DataFrame({
-        "arch": models["arch"], "imagenet_layers": [f"{p:g}%" if p == p else s for p, s in
+        "arch": models["arch"], "weights": models["weights_origin"], "imagenet_layers": [f"{p:g}%" if p == p else s for p, s in
                                                     zip(models["imagenet_percent"], models["schedule"])],
         "trainable_layers": models["layers"], "train_loss": models["train_loss"],
         "train_accuracy": models["train_accuracy"], "val_loss": models["val_loss"],
@@ -111,11 +114,11 @@ def alberghi_table(models):
         paper_name, paper_accuracy, paper_auc = ALBERGHI_TABLE[kind]
         name = f"{row['arch']} {kind}"
         if kind in ("deep fine-tuning", "shallow fine-tuning"):
-            name += (f" ({row['weights']} weights, last {row['layers']} layers trained"
+            name += (f" ({row['weights_origin']} weights, last {row['layers']} layers trained"
                      f"{', re-initialised' if row['reinitialise'] and row['layers'] else ''})")
             if row["arch"] == "VGG16":
                 name += "; VGG16 stands in for VGG11: Keras ships no pretrained VGG11"
-        rows.append({"model": name, "arch": row["arch"], "layers": row["layers"],
+        rows.append({"model": name, "arch": row["arch"], "layers": row["layers"], "weights": row["weights_origin"],
                      "test_accuracy": row["test_accuracy"], "test_roc_auc": row["test_roc_auc"],
                      "val_accuracy": row["val_accuracy"], "val_roc_auc": row["val_roc_auc"],
                      "paper_model": paper_name, "paper_accuracy": paper_accuracy, "paper_roc_auc": paper_auc})
@@ -128,7 +131,8 @@ def yan_table2(models):
     ranked = models.sort_values(["val_accuracy", "layers"], ascending=[False, True], kind="stable")
     best = ranked.drop_duplicates("arch").sort_values("arch", key=lambda a: a != "EfficientNetV2S").reset_index(drop=True)
     table = pd.DataFrame({
-        "arch": best["arch"], "layers": best["layers"], "test_accuracy": best["test_accuracy"],
+        "arch": best["arch"], "weights": best["weights_origin"], "layers": best["layers"],
+        "test_accuracy": best["test_accuracy"],
         "test_macro_f1": best["test_macro_f1"], "val_accuracy": best["val_accuracy"],
         "val_macro_f1": best["val_macro_f1"], "total_params": best["total_params"].astype(int),
         "trainable_params": best["trainable_params"].astype(int),
