@@ -16,6 +16,7 @@ from astrotune.training.settings import PerformanceSettings, TrainingSettings  #
 
 with rule_logging(snakemake.log[0]) as log:
     use_threads(snakemake.threads)
+    # run_pretraining refuses a source sharing objects with the study's data set before it trains.
     metrics = run_pretraining(
         snakemake.input.dataset, snakemake.input.split, snakemake.input.target, snakemake.wildcards.arch,
         int(snakemake.params.layers), TrainingSettings.from_config(snakemake.params.training, seed=snakemake.params.seed),

@@ -75,3 +75,14 @@ def check_no_overlap(target, source, target_name, source_name, target_namespace=
                          f"by position within {tolerance_arcsec:g} arcsec; e.g. {example}); pretrain on other "
                          "objects (another seed, catalog or folder)")
     return overlap
+
+
+def check_packed_files(source_path, target_path, provenance):
+    """``check_no_overlap`` of two packed HDF5 data sets (ids and positions only; no images are read),
+    named and namespaced as ``pretrain_plan.pretrain_provenance`` records them."""
+    from astrotune.data.store import read_dataset
+
+    source = read_dataset(source_path, with_images=False)
+    target = read_dataset(target_path, with_images=False)
+    return check_no_overlap(target, source, provenance["target"], provenance["source"],
+                            provenance.get("target_namespace", ""), provenance.get("source_namespace", ""))

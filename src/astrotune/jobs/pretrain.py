@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from astrotune.data.overlap import check_no_overlap
+from astrotune.data.overlap import check_packed_files
 from astrotune.data.pipeline import streamed_rows
 from astrotune.data.store import read_dataset
 from astrotune.data.subsets import read_split, subset_indices
@@ -33,15 +33,6 @@ class PretrainOutputs:
     metrics: str
     provenance: str
     history: str
-
-
-def check_source(source_path, target_path, provenance):
-    """The ``overlap.Overlap`` of the source and the study's data set (empty), or InputError naming both
-    data sets and the count of shared objects."""
-    source = read_dataset(source_path, with_images=False)
-    target = read_dataset(target_path, with_images=False)
-    return check_no_overlap(target, source, provenance["target"], provenance["source"],
-                            provenance.get("target_namespace", ""), provenance.get("source_namespace", ""))
 
 
 def save_base_weights(base, path):
@@ -81,7 +72,7 @@ def run_pretraining(source_path, split_path, target_path, arch, layers, settings
     from astrotune.models.cut import find_base
     from astrotune.training.runtime import library_versions
 
-    overlap = check_source(source_path, target_path, provenance)
+    overlap = check_packed_files(source_path, target_path, provenance)  # before any training
     dataset = read_dataset(source_path, with_images=False)
     images = streamed_rows(h5py.File(source_path, "r"), ["images"], source=source_path)
     split = read_split(split_path)

@@ -1,0 +1,74 @@
+"""End to end through snakemake: pretrain a base on a tiny synthetic source sky, fine-tune the study's
+step from the saved base; then a source that renders the study's own objects is refused."""
+
+import copy
+import hashlib
+import json
+
+import pytest
+
+from workflow_helpers import TINY_CONFIG, copy_project, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+CONFIG = copy.deepcopy(TINY_CONFIG) | {
+    "training": {"weights": "pretrained", "epochs": 1, "batch_size": 16},
+    "architectures": {"CompactCNN": [4]},
+    "unsupervised": {"enabled": False},
+    "performance": {"feature_cache": False},  # one training job, no cache job (the dry-run tests plan the cache)
+    "pretrain": {"source": {"dataset": {"name": "tiny-source"}, "seed": 99, "synthetic": {"n_objects": 48}},
+                 "training": {"epochs": 1}},
+}
+TARGET = "results/tiny/metrics/CompactCNN/L4.json"
+PRETRAINED = "results/tiny/pretrained/CompactCNN"
+
+
+def frozen_weights_match(model_path, weights_path, frozen):
+    """Whether the first ``frozen`` layers of the saved classifier's base hold the pretrained file's values."""
+    import numpy as np
+
+    from astrotune.models.cut import find_base
+    from astrotune.models.zoo import build_base, load_model
+
+    base = find_base(load_model(model_path))
+    pretrained = build_base("CompactCNN", tuple(base.input_shape[1:]), str(weights_path))
+    random = build_base("CompactCNN", tuple(base.input_shape[1:]), "none")
+    pairs = list(zip(base.layers[:frozen], pretrained.layers[:frozen], random.layers[:frozen]))
+    kernels = [(a, b, c) for a, b, c in pairs if a.get_weights()]
+    assert kernels
+    same = all(np.array_equal(x, y) for a, b, _ in kernels for x, y in zip(a.get_weights(), b.get_weights()))
+    differs_from_random = any(not np.array_equal(x, z) for a, _, c in kernels
+                              for x, z in zip(a.get_weights(), c.get_weights()))
+    return same and differs_from_random
+
+
+def test_pretrain_on_a_tiny_source_then_fine_tune_from_the_saved_base_and_refuse_an_overlapping_source(tmp_path):
+    workdir = copy_project(tmp_path / "project", CONFIG)
+    run_snakemake(workdir, TARGET)
+    pretrained = workdir / PRETRAINED
+    weights = pretrained.with_name("CompactCNN.weights.h5")
+    provenance = json.loads(pretrained.with_name("CompactCNN.provenance.json").read_text())
+    assert provenance["source"] == "tiny-source" and provenance["seed"] == 99 and provenance["target"] == "tiny"
+    assert provenance["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert provenance["overlap"]["shared"] == 0 and provenance["layers"] == 30 and provenance["config_hash"]
+    metrics = json.loads(pretrained.with_name("CompactCNN.metrics.json").read_text())
+    assert metrics["val"]["n"] == provenance["n_val"] > 0 and 0 <= metrics["val"]["accuracy"] <= 1
+    assert metrics["weights"] == "none" and metrics["epochs_run"] == 1
+    assert not list((workdir / "results" / "tiny" / "pretrained").glob("*.checkpoint"))
+
+    fine_tuned = json.loads((workdir / TARGET).read_text())
+    assert fine_tuned["weights"] == "results/tiny/pretrained/CompactCNN.weights.h5"
+    assert fine_tuned["weights_origin"] == "pretrained on tiny-source"
+    # The 26 frozen layers of L4 keep the pretrained base's values, not a random initialisation.
+    assert frozen_weights_match(workdir / "results/tiny/models/CompactCNN/L4/model.keras", weights, 26)
+
+    # A source rendered with the study's seed is the study's sky: refused before pretraining, in one line.
+    same = copy.deepcopy(CONFIG)
+    # (12 objects: object k of a synthetic sky is drawn from (seed, k), so they are the study's first 12.)
+    same["pretrain"]["source"] = {"dataset": {"name": "tiny-twin"}, "seed": TINY_CONFIG["seed"],
+                                  "synthetic": {"n_objects": 12}}
+    copy_project(workdir, same)
+    result = run_snakemake(workdir, f"{PRETRAINED}.weights.h5", check=False)
+    assert result.returncode != 0
+    log = (workdir / "logs/tiny/pretrain_base/CompactCNN.log").read_text()
+    assert "pretraining source tiny-twin and target tiny share 12 object(s) (12 by id, 12 by position" in log
