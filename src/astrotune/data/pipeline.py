@@ -1,4 +1,4 @@
-"""tf.data input from packed arrays: held in memory under a budget, streamed from HDF5 above it.
+"""Batched input from packed arrays: held in memory under a budget, streamed from HDF5 above it.
 
 A ``Rows`` source gives rows of one or several same-length arrays (images, or the tensors of a
 feature cache), either from memory or read batch by batch from an HDF5 file. ``epoch_dataset``
@@ -150,7 +150,7 @@ def epoch_dataset(source, order, onehot, batch_size, views=None, dtype="float32"
             from images otherwise).
         dtype: dtype of ``x`` as the model receives it.
     """
-    import tensorflow as tf
+    from astrotune import backend
 
     order = np.asarray(order, dtype=np.int64)
     n_batches = -(-len(order) // batch_size)
@@ -162,17 +162,6 @@ def epoch_dataset(source, order, onehot, batch_size, views=None, dtype="float32"
         arrays = source.take(rows, None if views is None else views[part])
         return (*[array.astype(dtype, copy=False) for array in arrays], onehot[rows].astype("float32"))
 
-    def load_tensors(batch):
-        outputs = tf.numpy_function(load, [batch], [tf.as_dtype(dtype)] * len(shapes) + [tf.float32],
-                                    stateful=False)
-        for output, shape in zip(outputs, [*shapes, onehot.shape[1:]]):
-            output.set_shape((None, *shape))
-        x = outputs[0] if len(shapes) == 1 else tuple(outputs[:-1])
-        return x, outputs[-1]
-
-    # A streamed source keeps at most 4 batches in flight, so its memory stays bounded; in memory,
-    # tf.data tunes both.
-    in_flight = 2 if source.streamed else tf.data.AUTOTUNE
-    return (tf.data.Dataset.range(n_batches)
-            .map(load_tensors, num_parallel_calls=in_flight, deterministic=True)
-            .prefetch(in_flight))
+    # A streamed source keeps at most 4 batches in flight, so its memory stays bounded (backend.batch_feed).
+    specs = [(shape, dtype) for shape in shapes] + [(onehot.shape[1:], "float32")]
+    return backend.batch_feed(load, n_batches, specs, source.streamed)

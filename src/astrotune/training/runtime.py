@@ -11,37 +11,34 @@ log = logging.getLogger(__name__)
 
 
 def use_threads(n_threads):
-    """Limit TensorFlow to the job's threads (call before any TensorFlow op runs)."""
-    import tensorflow as tf
+    """Limit the backend to the job's threads (call before any op runs)."""
+    from astrotune import backend
 
-    tf.config.threading.set_intra_op_parallelism_threads(n_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(n_threads)
+    backend.set_threads(n_threads)
 
 
 def make_deterministic(seed, ops=True):
-    """Seed Python, NumPy and the backend, and ask TensorFlow for deterministic kernels (``ops``).
+    """Seed Python, NumPy and the backend, and ask the backend for deterministic kernels (``ops``).
 
     ``ops=False`` (XLA on) leaves TensorFlow's kernels free: Keras silently compiles nothing with
     XLA while op determinism is on, so ``performance.xla`` had no effect.
     """
     import keras
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
+
+    from astrotune import backend
 
     keras.utils.set_random_seed(seed)
-    if ops:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        tf_config.disable_op_determinism()
-        log.info("XLA on: TensorFlow op determinism off (Keras compiles nothing with XLA while it is on); "
+    backend.deterministic_ops(ops)
+    if not ops:
+        log.info("XLA on: op determinism off (Keras compiles nothing with XLA while it is on); "
                  "runs with the same seed may differ in the last digits")
 
 
 def gpu_present():
-    """Whether TensorFlow sees a GPU."""
-    import tensorflow as tf
+    """Whether the backend sees a GPU."""
+    from astrotune import backend
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    return backend.gpu_present()
 
 
 def configure_accelerators(numeric):
