@@ -5,6 +5,7 @@ import copy
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from workflow_helpers import TINY_CONFIG, copy_project, run_snakemake
@@ -23,23 +24,23 @@ TARGET = "results/tiny/metrics/CompactCNN/L4.json"
 PRETRAINED = "results/tiny/pretrained/CompactCNN"
 
 
-def frozen_weights_match(model_path, weights_path, frozen):
-    """Whether the first ``frozen`` layers of the saved classifier's base hold the pretrained file's values."""
-    import numpy as np
+def base_variables(path, prefix=""):
+    """{layer/var index: values} of a Keras weights file (or a ``.keras`` archive's base under ``prefix``)."""
+    import io
+    import zipfile
 
-    from astrotune.models.cut import find_base
-    from astrotune.models.zoo import build_base, load_model
+    import h5py
 
-    base = find_base(load_model(model_path))
-    pretrained = build_base("CompactCNN", tuple(base.input_shape[1:]), str(weights_path))
-    random = build_base("CompactCNN", tuple(base.input_shape[1:]), "none")
-    pairs = list(zip(base.layers[:frozen], pretrained.layers[:frozen], random.layers[:frozen]))
-    kernels = [(a, b, c) for a, b, c in pairs if a.get_weights()]
-    assert kernels
-    same = all(np.array_equal(x, y) for a, b, _ in kernels for x, y in zip(a.get_weights(), b.get_weights()))
-    differs_from_random = any(not np.array_equal(x, z) for a, _, c in kernels
-                              for x, z in zip(a.get_weights(), c.get_weights()))
-    return same and differs_from_random
+    if str(path).endswith(".keras"):
+        with zipfile.ZipFile(path) as archive:
+            path = io.BytesIO(archive.read("model.weights.h5"))
+    found = {}
+    with h5py.File(path, "r") as h5:
+        layers = h5[f"{prefix}layers"]
+        for name in layers:
+            for index, value in layers[name]["vars"].items():
+                found[f"{name}/{index}"] = value[()]
+    return found
 
 
 def test_pretrain_on_a_tiny_source_then_fine_tune_from_the_saved_base_and_refuse_an_overlapping_source(tmp_path):
@@ -59,8 +60,14 @@ def test_pretrain_on_a_tiny_source_then_fine_tune_from_the_saved_base_and_refuse
     fine_tuned = json.loads((workdir / TARGET).read_text())
     assert fine_tuned["weights"] == "results/tiny/pretrained/CompactCNN.weights.h5"
     assert fine_tuned["weights_origin"] == "pretrained on tiny-source"
-    # The 26 frozen layers of L4 keep the pretrained base's values, not a random initialisation.
-    assert frozen_weights_match(workdir / "results/tiny/models/CompactCNN/L4/model.keras", weights, 26)
+    # Fine-tuned from the saved base: every frozen kernel and BatchNorm statistic of L4 is the pretrained
+    # one (pretraining trained them all from random weights); the last BatchNorm's gamma trained on.
+    pretrained_values = base_variables(weights)
+    tuned = base_variables(workdir / "results/tiny/models/CompactCNN/L4/model.keras", "layers/functional/")
+    assert set(tuned) == set(pretrained_values) and len(tuned) == 8 + 8 * 4  # 8 kernels (no bias), 8 BatchNorms
+    frozen = [key for key in tuned if not key.startswith("batch_normalization_7/")]
+    assert all(np.array_equal(tuned[key], pretrained_values[key]) for key in frozen)
+    assert not np.array_equal(tuned["batch_normalization_7/0"], pretrained_values["batch_normalization_7/0"])
 
     # A source rendered with the study's seed is the study's sky: refused before pretraining, in one line.
     same = copy.deepcopy(CONFIG)
