@@ -221,3 +221,27 @@ def test_dry_run_refuses_pretrained_weights_without_a_source_and_a_source_named_
     result = dry_run(tmp_path / "c", config, check=False)
     assert result.returncode != 0 and "pretrain.source" in result.stdout + result.stderr
     assert "synthetic.class_fractions" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("kind", ["local_images", "galaxy10"])
+def test_a_folder_or_galaxy10_source_is_built_by_its_own_data_rules(tmp_path, kind):
+    from astrotune.sky.galaxy10 import VARIANTS
+
+    config = copy.deepcopy(PRETRAIN_CONFIG)
+    if kind == "local_images":
+        (tmp_path / "folder" / "GALAXY").mkdir(parents=True)
+        config["pretrain"]["source"] = {"dataset": {"name": "my-folder", "source": "local_images"},
+                                        "local_images": {"path": str(tmp_path / "folder")}}
+        expected = {"index_local_images": "resources/my-folder/local_images/manifest.csv",
+                    "pack_dataset": "results/my-folder/dataset.h5"}
+    else:
+        config["pretrain"]["source"] = {
+            "dataset": {"name": "g10-sdss", "source": "galaxy10", "classes": list(VARIANTS["sdss"].class_names)},
+            "galaxy10": {"variant": "sdss", "n_per_class": 20}}
+        expected = {"download_galaxy10": f"resources/galaxy10/{VARIANTS['sdss'].filename}",
+                    "pack_galaxy10": "results/g10-sdss/dataset.h5"}
+    result = dry_run(tmp_path, config, "results/tiny/pretrained/CompactCNN.weights.h5")
+    output = result.stdout + result.stderr
+    for rule, path in expected.items():
+        assert re.search(rf"rule {rule}:\n(?:    .*\n)*?    output: {re.escape(path)}", output), rule
+    assert "results/tiny/dataset.h5" in output and "rule train_model" not in output
