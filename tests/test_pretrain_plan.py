@@ -105,6 +105,9 @@ def test_pretraining_trains_every_base_layer_from_its_own_initial_weights_with_t
     assert pretrain_plan.pretrain_layers("CompactCNN", cbam) == ARCHITECTURES["CompactCNN"].n_layers - 1
     provenance = pretrain_plan.pretrain_provenance(config)
     assert provenance["source"] == "tiny-source" and provenance["seed"] == 99 and provenance["target"] == "tiny"
+    listed = copy.deepcopy(config)
+    listed["pretrain"]["architectures"] = ["CompactCNN", "VGG16"]
+    assert pretrain_plan.pretrain_provenance(listed) == provenance  # one more architecture reruns no other
     other = copy.deepcopy(config)
     other["pretrain"]["source"]["synthetic"]["n_objects"] = 91
     assert pretrain_plan.pretrain_provenance(other)["config_hash"] != provenance["config_hash"]
@@ -221,6 +224,11 @@ def test_dry_run_refuses_pretrained_weights_without_a_source_and_a_source_named_
     result = dry_run(tmp_path / "c", config, check=False)
     assert result.returncode != 0 and "pretrain.source" in result.stdout + result.stderr
     assert "synthetic.class_fractions" in result.stdout + result.stderr
+    config = copy.deepcopy(PRETRAIN_CONFIG)
+    config["pretrain"]["training"]["epoch"] = 3
+    result = dry_run(tmp_path / "d", config, check=False)
+    assert result.returncode != 0 and "pretrain.training" in result.stdout + result.stderr
+    assert "training.epoch: unknown key" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("kind", ["local_images", "galaxy10"])

@@ -25,21 +25,16 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Each data set the workflow builds (the study's, a pretraining source) -> the config its data rules read.
 VIEWS = dataset_views(config)
 for _view in list(VIEWS.values())[1:]:
-    try:
-        check_config(pretrain_plan.config_for_checks(_view), workflow.basedir)
+    try:  # the source's data sections and the pretraining runs' training section, checked as a study's
+        check_config(pretrain_plan.checkable_source_view(config, _view), workflow.basedir)
     except InputError as err:
-        raise InputError("pretrain.source", err.message) from None
+        raise InputError("pretrain.source / pretrain.training", err.message) from None
 SOURCES = {view["dataset"]["source"] for view in VIEWS.values()}
 # (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head; weights
 # 'pretrained' already the path of the architecture's pretrained base.
 _STEPS = training_steps(config)
 PRETRAIN_ARCHS = pretrain_plan.pretrain_architectures(config, _STEPS)
 STEPS = {(step.arch, step.layers): step for step in pretrain_plan.resolve_steps(_STEPS, config["dataset"]["name"])}
-if config["training"]["center_crop"] > config["dataset"]["image_size"]:
-    raise ValueError(
-        f"training.center_crop: {config['training']['center_crop']} is larger than "
-        f"dataset.image_size {config['dataset']['image_size']}"
-    )
 
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]

@@ -34,6 +34,13 @@ def config_for_checks(config):
     return checked
 
 
+def checkable_source_view(config, view):
+    """The source's view with the pretraining runs' training section, for the config checks (so a
+    typo in ``pretrain.training`` is named before any job, as one in ``training`` is)."""
+    section = {key: value for key, value in pretrain_training_section(config).items() if key != "reinitialise"}
+    return config_for_checks(view | {"training": section})
+
+
 def unsupervised_weights(config):
     """The unsupervised backbone's weights as configured (``unsupervised.weights`` or ``training.weights``)."""
     return config["unsupervised"]["weights"] or config["training"]["weights"]
@@ -101,7 +108,9 @@ def pretrain_provenance(config):
     section = pretrain_training_section(config)
     return {"source": view["dataset"]["name"], "source_kind": view["dataset"]["source"], "seed": view["seed"],
             "source_config_hash": config_hash(packing_sections(view)),
-            "config_hash": config_hash(packing_sections(view), view["split"], section, config["pretrain"]),
+            # What the base is trained on and how (pretrain.architectures left out: listing one more
+            # architecture reruns none of the others).
+            "config_hash": config_hash(packing_sections(view), view["split"], section),
             "target": config["dataset"]["name"], "target_namespace": id_namespace(config),
             "source_namespace": id_namespace(view)}
 
