@@ -4,6 +4,7 @@ step from the saved base; then a source that renders the study's own objects is 
 import copy
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -68,6 +69,15 @@ def test_pretrain_on_a_tiny_source_then_fine_tune_from_the_saved_base_and_refuse
     frozen = [key for key in tuned if not key.startswith("batch_normalization_7/")]
     assert all(np.array_equal(tuned[key], pretrained_values[key]) for key in frozen)
     assert not np.array_equal(tuned["batch_normalization_7/0"], pretrained_values["batch_normalization_7/0"])
+
+    # A bigger source sky reruns its own data steps, pretraining and the fine-tuning; the study's data stay.
+    bigger = copy.deepcopy(CONFIG)
+    bigger["pretrain"]["source"]["synthetic"]["n_objects"] = 54
+    copy_project(workdir, bigger)
+    planned = run_snakemake(workdir, "-n", TARGET).stdout
+    assert re.findall(r"wildcards: dataset=(\S+)", planned).count("tiny-source") == 3  # render, pack, split
+    for rule in ("render_synthetic_sky", "pack_dataset", "split_dataset", "pretrain_base", "train_model"):
+        assert re.search(rf"^{rule}\s+1$", planned, flags=re.M), rule
 
     # A source rendered with the study's seed is the study's sky: refused before pretraining, in one line.
     same = copy.deepcopy(CONFIG)
