@@ -90,6 +90,10 @@ def test_pretrained_weights_without_a_source_or_an_unlisted_architecture_stop_th
     config["pretrain"]["architectures"] = ["VGG16"]
     with pytest.raises(ValueError, match=r"leaves out CompactCNN"):
         pretrain_plan.pretrain_architectures(config, training_steps(config))
+    config = validated(PRETRAIN_CONFIG)
+    config["pretrain"]["weights"] = "pretrained"
+    with pytest.raises(ValueError, match="pretrain.weights: 'pretrained' would start pretraining from its own output"):
+        pretrain_plan.pretrain_architectures(config, training_steps(config))
     no_pretraining = validated(TINY_CONFIG)
     assert pretrain_plan.pretrain_architectures(no_pretraining, training_steps(no_pretraining)) == []
 

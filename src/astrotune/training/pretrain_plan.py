@@ -51,7 +51,8 @@ def pretrain_architectures(config, steps):
 
     Raises:
         ValueError: a step (or the unsupervised backbone) asks for ``pretrained`` weights without
-            ``pretrain.source``, or of an architecture ``pretrain.architectures`` leaves out.
+            ``pretrain.source``, or of an architecture ``pretrain.architectures`` leaves out;
+            ``pretrain.weights`` is ``pretrained`` itself.
     """
     wanted = list(dict.fromkeys(step.arch for step in steps if step.weights == PRETRAINED))
     backbone = config["unsupervised"]["backbone"]
@@ -68,6 +69,9 @@ def pretrain_architectures(config, steps):
                          "weights pretrained; add them or give those steps other weights")
     if not pretrain.get("source"):
         return []
+    if pretrain.get("weights") == PRETRAINED:
+        raise ValueError("pretrain.weights: 'pretrained' would start pretraining from its own output; use 'none', "
+                         "'imagenet' or a weights file")
     return listed or wanted
 
 
