@@ -40,8 +40,13 @@ rule train_model:
         training=lambda wildcards: job_step(wildcards).training_section(config["training"]),
         schedule=lambda wildcards: job_step(wildcards).schedule,
         seed=config["seed"],
-        # The memory budget only decides in-memory vs streamed input, never a number: not a rerun trigger.
-        performance={key: value for key, value in config["performance"].items() if key != "memory_budget_mb"},
+        # The memory budget (in-memory or streamed input) and require_cache (fail or fall back) never change a
+        # number: not rerun triggers.
+        performance={
+            key: value
+            for key, value in config["performance"].items()
+            if key not in ("memory_budget_mb", "require_cache")
+        },
         feature_layers=lambda wildcards: cache_layers(wildcards.arch),
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
