@@ -1,7 +1,7 @@
 """Preprocessing metadata saved inside a ``.keras`` model, so prediction reuses the training settings.
 
 The metadata (input size, class names, data source, data release, pixel scale and original cutout
-size of the training images) is written into the model's ``config.json`` under the key ``astrotune``
+size of the training images, and the Keras backend and versions it was trained with) is written into the model's ``config.json`` under the key ``astrotune``
 when the model is saved, and read back from the archive without Keras. Keras ignores the extra key
 when it loads the model.
 """
@@ -10,6 +10,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from astrotune import backend
 from astrotune.errors import InputError
 
 METADATA_KEY = "astrotune"
@@ -53,7 +54,7 @@ def attach_metadata(model, provenance, class_names):
     Returns:
         The metadata dict.
     """
-    metadata = training_metadata(provenance, class_names, model.input_shape[1:])
+    metadata = training_metadata(provenance, class_names, model.input_shape[1:]) | {"libraries": backend.versions()}
     model_config = model.get_config
     model.get_config = lambda: model_config() | {METADATA_KEY: metadata}
     return metadata
@@ -128,6 +129,10 @@ def check_fields(path, metadata):
     original = metadata["original_size"]
     if original != "" and (not _is_int(original) or not 1 <= original <= MAX_SIDE * 16):
         bad("original_size", f"must be empty or an integer in 1..{MAX_SIDE * 16}")
+    libraries = metadata.get("libraries", {})  # Keras and backend versions; absent in older models
+    if not isinstance(libraries, dict) or len(libraries) > 8 or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 50 and len(v) <= 50 for k, v in libraries.items()):
+        bad("libraries", "must be a mapping of at most 8 library names to version strings")
 
 
 def check_against_model(path, metadata, model):

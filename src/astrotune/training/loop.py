@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from astrotune import backend
 from astrotune.data.balance import balancing_plan
 from astrotune.errors import InputError
 from astrotune.training.checkpoints import (
@@ -91,7 +92,8 @@ def model_summary(model, arch, layers, settings, state):
             "reinitialise": settings.reinitialise,
             "epochs": settings.epochs, "epochs_run": len(state.history), "best_epoch": state.best_epoch,
             "restored_best": bool(settings.early_stopping.patience and state.best_epoch),
-            "balancing": settings.balancing, "seed": settings.seed, "cache": state.cache}
+            "balancing": settings.balancing, "seed": settings.seed, "cache": state.cache,
+            "libraries": backend.versions()}
 
 
 def _improved(state, val_loss, settings):
