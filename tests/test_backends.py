@@ -104,3 +104,82 @@ def test_backend_is_chosen_by_config_or_environment(monkeypatch):
     assert backend.choose("auto") == "tensorflow"
     with pytest.raises(ValueError, match="performance.backend: 'theano'"):
         backend.choose("theano")
+
+
+RESUME_CHILD = textwrap.dedent("""
+    import json, logging, os, signal, sys
+    import numpy as np
+    logging.basicConfig(level=logging.INFO)
+    sys.path.insert(0, {tests!r})
+    import astrotune.training.checkpoints as checkpoints
+    import astrotune.training.loop as loop
+    import test_train
+    from dataclasses import replace
+    from astrotune import backend
+    from astrotune.data.store import read_dataset
+
+    data = read_dataset({folder!r} + "/dataset.h5")
+    problem = {{"images": data.images, "labels": data.labels, "train": np.arange(40), "val": np.arange(40, 60),
+               "folder": __import__("pathlib").Path({folder!r})}}
+    settings = replace(test_train.SETTINGS, epochs=3)
+    if sys.argv[1] == "kill":
+        real_save = checkpoints.save_checkpoint
+        def save_then_die(checkpoint_dir, model, state, fingerprint):
+            real_save(checkpoint_dir, model, state, fingerprint)
+            os.kill(os.getpid(), signal.SIGKILL)
+        loop.save_checkpoint = save_then_die
+        test_train.run(problem, {checkpoint!r}, settings)
+    resumed, history, _ = test_train.run(problem, {checkpoint!r}, settings)
+    whole, expected, _ = test_train.run(problem, {checkpoint!r} + "-uninterrupted", settings)
+    print(json.dumps({{"backend": backend.name(), "resumed_epochs": list(history["epoch"]),
+                      "same_history": history.drop(columns="seconds").equals(expected.drop(columns="seconds")),
+                      "same_weights": all(np.array_equal(a, b) for a, b in zip(resumed.get_weights(),
+                                                                                whole.get_weights()))}}))
+""")
+
+
+def test_sigkill_and_resume_on_jax_give_the_uninterrupted_result(tmp_path):
+    """A training job on JAX killed after its first epoch resumes to the uninterrupted history and weights."""
+    pytest.importorskip("jax", reason="JAX not installed (pip install astrotune[jax])")
+    from test_train import write_problem
+
+    folder = write_problem(tmp_path)["folder"]
+    code = RESUME_CHILD.format(tests=str(TESTS), folder=str(folder), checkpoint=str(tmp_path / "checkpoint"))
+    env = os.environ | {"KERAS_BACKEND": "jax"}
+    killed = subprocess.run([sys.executable, "-c", code, "kill"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    resumed = subprocess.run([sys.executable, "-c", code, "resume"], env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming after epoch 1" in resumed.stderr
+    result = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert result == {"backend": "jax", "resumed_epochs": [1, 2, 3], "same_history": True, "same_weights": True}
+
+
+def test_tiny_study_runs_on_jax_with_its_cache_explanations_and_predict(tmp_path):
+    """``performance.backend: jax``: packing, the feature cache, training on it, evaluation and
+    Grad-CAM run on JAX, the records say so, and ``astrotune predict`` on JAX reproduces the job's
+    predictions."""
+    pytest.importorskip("jax", reason="JAX not installed (pip install astrotune[jax])")
+    import pandas as pd
+
+    from workflow_helpers import TINY_CONFIG, copy_project, run_snakemake
+
+    config = TINY_CONFIG | {"architectures": {"CompactCNN": [0, 3]}, "performance": {"backend": "jax"}}
+    workdir = copy_project(tmp_path / "study", config)
+    models = workdir / "results" / "tiny" / "models" / "CompactCNN"
+    run_snakemake(workdir, *[f"results/tiny/metrics/CompactCNN/L{n}.json" for n in (0, 3)],
+                  "results/tiny/figures/gradcam.png")
+    for layers in (0, 3):
+        summary = json.loads((models / f"L{layers}" / "summary.json").read_text())
+        assert summary["libraries"]["backend"] == "jax" and summary["cache"] == "used", summary
+    assert (workdir / "results" / "tiny" / "figures" / "gradcam.png").stat().st_size > 0
+    result = subprocess.run([sys.executable, "-m", "astrotune.cli", "predict", str(models / "L3" / "model.keras"),
+                             str(workdir / "results" / "tiny" / "dataset.h5"), "-o", str(tmp_path / "new.csv")],
+                            env=os.environ | {"KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = pd.read_csv(models / "L3" / "predictions.csv").query("view == 'plain'").set_index("id")
+    new = pd.read_csv(tmp_path / "new.csv").set_index("id").loc[job.index]
+    columns = [f"p_{name}" for name in ("GALAXY", "STAR", "QSO")]
+    np.testing.assert_allclose(new[columns].to_numpy(), job[columns].to_numpy(), atol=1e-4)

@@ -24,12 +24,15 @@ N_CLASSES = 3
 
 @pytest.fixture(scope="module")
 def problem(tmp_path_factory):
+    return write_problem(tmp_path_factory.mktemp("problem"))
+
+
+def write_problem(folder):
     """60 noise images with random labels: the model can only memorise, so validation loss rises
     after a few epochs (what early stopping must catch). Written as a packed data set + split."""
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (60, 16, 16, 3)).astype("uint8")
     labels = rng.integers(0, N_CLASSES, 60)
-    folder = tmp_path_factory.mktemp("problem")
     ids = [f"o{i}" for i in range(60)]
     write_dataset(folder / "dataset.h5", PackedDataset(images, labels, np.array(ids, dtype=object), np.full(60, np.nan),
                                                       np.full(60, np.nan), ["A", "B", "C"]))
