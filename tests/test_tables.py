@@ -192,3 +192,16 @@ def test_table5_carries_intervals_and_marks_architectures_indistinguishable_from
     table = table5(results, paper_comparison=False, comparison=comparison).set_index("arch")
     assert table.loc["ResNet50", "val_ci_low"] == pytest.approx(0.86)
     assert table["val_indistinguishable_from_top"].to_dict() == {"VGG16": True, "ResNet50": True, "NASNetMobile": False}
+
+
+def test_table5_and_the_dvc_metrics_count_cache_refusals():
+    from astrotune.reporting.results import accuracy_metrics
+
+    results = results_frame([
+        ("DenseNet121", 0, 3075, 7_040_579, 428, 0.66),
+        ("DenseNet121", 10, 171_203, 7_040_579, 428, 0.955),
+        ("ResNet50", 25, 8_945_667, 23_593_859, 176, 0.935),
+    ]).assign(cache=["used", "refused: the model's prefix differs", "none (no cache for this step)"])
+    table = table5(results, paper_comparison=False).set_index("arch")
+    assert table["cache_refusals"].to_dict() == {"DenseNet121": 1, "ResNet50": 0}
+    assert accuracy_metrics(results)["cache"] == {"used": 1, "refused": 1, "other": 1}

@@ -11,10 +11,13 @@ from astrotune.evaluation.uncertainty import compare_prediction_files
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
 from astrotune.reporting.paper_tables import table4, table5, write_table
-from astrotune.reporting.results import accuracy_metrics, collect_metrics, select_best
+from astrotune.reporting.results import accuracy_metrics, cache_counts, cache_refused, collect_metrics, select_best
 
-with rule_logging(snakemake.log[0]):
+with rule_logging(snakemake.log[0]) as log:
     results = collect_metrics(snakemake.input.metrics)
+    log.info("feature cache: %s", cache_counts(results))
+    for row in results[cache_refused(results)].itertuples():
+        log.warning("%s L%d trained the full model: feature cache %s", row.arch, row.layers, row.cache)
     with atomic_path(snakemake.output.summary) as tmp:
         results.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.metrics) as tmp:

@@ -240,16 +240,19 @@ def table5(results, paper_comparison=True, comparison=None):
 
     ``comparison`` (``uncertainty.compare_prediction_files`` of the chosen models on validation)
     adds ``val_indistinguishable_from_top``: True where the paired-bootstrap interval of the
-    accuracy difference to the top architecture contains 0.
+    accuracy difference to the top architecture contains 0. ``cache_refusals`` counts the
+    architecture's jobs whose feature cache was refused (they trained the full model).
 
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
     total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
     """
-    from astrotune.reporting.results import has_test_split, select_best
+    from astrotune.reporting.results import cache_refused, has_test_split, select_best
 
     _check_results(results)
     test = has_test_split(results)
     best = select_best(results)
+    refusals = (results.assign(refused=cache_refused(results)).groupby("arch")["refused"].sum()
+                if "cache" in results else None)
     rows = []
     for arch in _architectures(results):
         row = best.loc[arch]
@@ -260,6 +263,8 @@ def table5(results, paper_comparison=True, comparison=None):
         entry |= _accuracy_columns(row, test)
         if comparison is not None:
             entry["val_indistinguishable_from_top"] = bool(comparison.loc[arch, "indistinguishable"])
+        if refusals is not None:
+            entry["cache_refusals"] = int(refusals[arch])
         if paper_comparison:
             reference = paper.TABLE5.get(arch, (pd.NA, pd.NA, "", "", pd.NA))
             entry |= {"paper_layers": reference[0], "paper_trainable_params": reference[1],

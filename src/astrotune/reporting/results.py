@@ -5,7 +5,8 @@ anything is chosen on), ``test_*`` on the held-out test set (NaN when the study 
 ``*_tta`` with test-time augmentation, ``*_ci_low``/``*_ci_high`` the bootstrap confidence interval of
 the plain accuracy, ``*_majority`` the accuracy of always predicting the subset's most common class.
 ``weights_origin`` says where the base's initial weights came from: ``imagenet``, ``random``,
-``pretrained on <source>`` (domain pretraining) or ``file <path>``.
+``pretrained on <source>`` (domain pretraining) or ``file <path>``; ``cache`` whether the job trained
+on its feature cache (``used``, ``refused: <reason>``, ``none (...)``, ``off (...)``).
 """
 
 import json
@@ -16,7 +17,7 @@ import pandas as pd
 COLUMNS = ["arch", "layers", "weights_origin", "trainable_params", "total_params", "total_layers", "best_epoch",
            "val_accuracy", "val_ci_low", "val_ci_high", "val_accuracy_tta", "val_macro_f1", "val_majority",
            "test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
-           "test_macro_f1", "test_majority"]
+           "test_macro_f1", "test_majority", "cache"]
 
 
 def weights_origin(metrics):
@@ -53,7 +54,8 @@ def collect_metrics(paths):
     rows = []
     for path in paths:
         metrics = json.loads(open(path).read())
-        rows.append({key: metrics.get(key, np.nan) for key in COLUMNS[:7]} | {"weights_origin": weights_origin(metrics)}
+        rows.append({key: metrics.get(key, np.nan) for key in COLUMNS[:7]} | {"weights_origin": weights_origin(metrics),
+                                                                              "cache": metrics.get("cache", "not recorded")}
                     | _subset_columns(metrics, "val") | _subset_columns(metrics, "test"))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["arch", "layers"]).reset_index(drop=True)
 
@@ -81,7 +83,19 @@ def accuracy_metrics(results):
                                             if has_test_split(results) else [])
     best = select_best(results)
     selected = {arch: {column: _plain(best.loc[arch, column]) for column in columns} for arch in best.index}
-    return {"validation": validation, "selected_on_validation": selected}
+    return {"validation": validation, "selected_on_validation": selected, "cache": cache_counts(results)}
+
+
+def cache_refused(results):
+    """Per model, whether its feature cache was refused (it then trained the full model, 10-20x slower)."""
+    return results["cache"].astype(str).str.startswith("refused")
+
+
+def cache_counts(results):
+    """How many jobs trained on their feature cache, had it refused, or had none."""
+    used = int((results["cache"] == "used").sum())
+    refused = int(cache_refused(results).sum())
+    return {"used": used, "refused": refused, "other": len(results) - used - refused}
 
 
 def _plain(value):
