@@ -205,3 +205,10 @@ def test_table5_and_the_dvc_metrics_count_cache_refusals():
     table = table5(results, paper_comparison=False).set_index("arch")
     assert table["cache_refusals"].to_dict() == {"DenseNet121": 1, "ResNet50": 0}
     assert accuracy_metrics(results)["cache"] == {"used": 1, "refused": 1, "other": 1}
+
+
+def test_table5_says_which_split_it_reports_and_whether_layers_were_chosen_on_it():
+    results = results_frame([("ResNet50", 0, 10, 100, 176, 0.6), ("ResNet50", 5, 20, 100, 176, 0.7)])
+    assert table5(results)["reported_on"].tolist() == ["validation (the split the layers were chosen on)"]
+    held_out = results.assign(test_accuracy=[0.5, 0.65], test_accuracy_tta=0.6, test_balanced_accuracy=0.6)
+    assert table5(held_out)["reported_on"].tolist() == ["test (layers chosen on validation)"]

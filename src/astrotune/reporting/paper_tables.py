@@ -261,6 +261,8 @@ def table5(results, paper_comparison=True, comparison=None):
                  "layer_tuning_ratio": row["layers"] / row["total_layers"],
                  "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
         entry |= _accuracy_columns(row, test)
+        entry["reported_on"] = ("test (layers chosen on validation)" if test
+                                else "validation (the split the layers were chosen on)")
         if comparison is not None:
             entry["val_indistinguishable_from_top"] = bool(comparison.loc[arch, "indistinguishable"])
         if refusals is not None:
