@@ -8,7 +8,7 @@ import pandas as pd
 
 from astrotune.data.pack import load_image
 from astrotune.errors import InputError, raise_problems
-from astrotune.evaluation.predict_inputs import Objects, fail
+from astrotune.evaluation.predict_inputs import Objects, read_batches
 from astrotune.sky.catalog import SAFE_ID, parse_angle
 
 log = logging.getLogger(__name__)
@@ -47,17 +47,8 @@ def coordinate_objects(rows, settings, folder, side, limits):
     files = records["file"].fillna("").to_numpy()
 
     def batches(size):
-        usable = np.flatnonzero(table["status"].to_numpy() == "ok")
-        for start in range(0, len(usable), size):
-            indices, images = [], []
-            for index in usable[start:start + size]:
-                try:
-                    images.append(load_image(files[index], side, max_pixels=limits.max_pixels))
-                    indices.append(index)
-                except InputError as err:
-                    fail(table, index, err.message)
-            if images:
-                yield np.array(indices), np.stack(images)
+        return read_batches(table, np.flatnonzero(table["status"].to_numpy() == "ok"), size,
+                            lambda index: load_image(files[index], side, max_pixels=limits.max_pixels))
 
     return Objects(table, batches)
 

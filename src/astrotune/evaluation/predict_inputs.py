@@ -51,6 +51,21 @@ def fail(table, index, reason):
     table.loc[index, ["status", "error"]] = ["failed", reason]
 
 
+def read_batches(table, rows, size, read):
+    """Batches ``(row indices, images)`` of ``table``'s ``rows``, ``size`` rows at a time: ``read(index)``
+    gives one image; a row whose image cannot be read is marked failed and left out."""
+    for start in range(0, len(rows), size):
+        indices, images = [], []
+        for index in rows[start:start + size]:
+            try:
+                images.append(read(index))
+                indices.append(index)
+            except InputError as err:
+                fail(table, index, err.message)
+        if images:
+            yield np.array(indices), np.stack(images)
+
+
 def folder_objects(folder, metadata, limits):
     """The JPEG/PNG files directly in ``folder`` (sorted by name); at most ``limits.max_objects``."""
     files, ignored, n_ignored = [], [], 0
@@ -75,16 +90,8 @@ def folder_objects(folder, metadata, limits):
     root = Path(folder).resolve()
 
     def batches(size):
-        for start in range(0, len(files), size):
-            indices, images = [], []
-            for index in range(start, min(start + size, len(files))):
-                try:
-                    images.append(folder_image(Path(folder) / files[index], root, metadata, limits))
-                    indices.append(index)
-                except InputError as err:
-                    fail(table, index, err.message)
-            if images:
-                yield np.array(indices), np.stack(images)
+        return read_batches(table, np.arange(len(files)), size,
+                            lambda index: folder_image(Path(folder) / files[index], root, metadata, limits))
 
     return Objects(table, batches)
 

@@ -10,7 +10,6 @@ on the source's validation split and writes the base's weights file (``.weights.
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -35,13 +34,7 @@ class PretrainOutputs:
     history: str
 
 
-def save_base_weights(base, path):
-    """Save ``base``'s weights to ``path`` (``.weights.h5``) atomically (Keras needs the suffix)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial_{path.name}")
-    base.save_weights(partial)
-    partial.replace(path)
+
 
 
 def validation_metrics(model, images, labels, rows, class_names, batch_size):
@@ -70,6 +63,7 @@ def run_pretraining(source_path, split_path, target_path, arch, layers, settings
         provenance: ``pretrain_plan.pretrain_provenance`` (source, seed, config hashes, names).
     """
     from astrotune.models.cut import find_base
+    from astrotune.models.zoo import save_atomically
     from astrotune.training.runtime import library_versions
 
     overlap = check_packed_files(source_path, target_path, provenance)  # before any training
@@ -83,7 +77,7 @@ def run_pretraining(source_path, split_path, target_path, arch, layers, settings
         layers=layers, settings=settings, checkpoint_dir=checkpoint_dir,
         fingerprint=training_fingerprint(dataset_sha256, split_path, arch, layers, settings),
         features=None, performance=performance)
-    save_base_weights(find_base(model), outputs.weights)
+    save_atomically(find_base(model).save_weights, outputs.weights)
     weights_sha256 = sha256_file(outputs.weights)
     val = validation_metrics(model, images, dataset.labels, rows["val"], dataset.class_names, settings.batch_size)
     metrics = model_summary(model, arch, layers, settings, state) | {

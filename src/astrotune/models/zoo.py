@@ -152,11 +152,17 @@ def load_model(path):
 
 
 def save_model(model, path):
-    """Save a ``.keras`` model atomically (Keras needs the suffix, so the partial file keeps it)."""
+    """Save a ``.keras`` model atomically."""
+    save_atomically(model.save, path)
+
+
+def save_atomically(save, path):
+    """Call ``save(partial)`` on a partial file beside ``path``, then move it into place; the partial
+    file keeps ``path``'s suffix, which Keras reads to choose the format (``.keras``, ``.weights.h5``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".partial_{path.name}")
-    model.save(partial)
+    save(partial)
     partial.replace(path)
 
 
