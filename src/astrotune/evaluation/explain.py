@@ -124,7 +124,7 @@ class GradCam:
         gradients = backend.gradient(lambda f: _score(self.head(f), classes), features)
         weights = gradients.mean(axis=(1, 2), keepdims=True)
         cam = np.maximum((weights * features).sum(axis=-1), 0)[..., None]
-        cam = ops.convert_to_numpy(ops.image.resize(cam, x.shape[1:3], interpolation="bilinear"))[..., 0]
+        cam = _bilinear_resize(cam[..., 0], x.shape[1:3])
         return _normalise(cam), classes
 
     def saliency(self, images, classes=None):
@@ -135,6 +135,20 @@ class GradCam:
         classes = _classes(ops.convert_to_numpy(self.head(self.features(x))), classes)
         gradients = backend.gradient(lambda value: _score(self.head(self.features(value)), classes), x)
         return _normalise(np.abs(gradients).max(axis=-1)), classes
+
+
+def _bilinear_resize(maps, size):
+    """(N, h, w) maps resized to ``size`` by bilinear interpolation with half-pixel centres (as
+    ``tf.image.resize``), in NumPy so that every backend gives the same maps."""
+    def weights(n_in, n_out):
+        centres = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        low = np.floor(centres).astype(int)
+        high = np.minimum(low + 1, n_in - 1)
+        return low, high, (centres - low).astype(np.float32)
+
+    (y0, y1, fy), (x0, x1, fx) = weights(maps.shape[1], size[0]), weights(maps.shape[2], size[1])
+    rows = maps[:, y0] * (1 - fy)[None, :, None] + maps[:, y1] * fy[None, :, None]
+    return rows[:, :, x0] * (1 - fx) + rows[:, :, x1] * fx
 
 
 def _score(probabilities, classes):
