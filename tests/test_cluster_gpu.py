@@ -141,7 +141,9 @@ print(json.dumps(result))
     assert "before tensorflow" in result["refused"]
 
 
-def test_gpu_job_lets_tensorflow_grow_its_gpu_memory():
+def test_gpu_job_lets_tensorflow_grow_its_gpu_memory(monkeypatch):
+    for name in ("tensorflow", "keras", "jax", "torch"):  # as in a job's fresh process (other tests import them)
+        monkeypatch.delitem(sys.modules, name, raising=False)
     environ = {}
     job_env.gpu_job(environ)
     assert environ == {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
