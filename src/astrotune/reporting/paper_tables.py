@@ -19,6 +19,7 @@ from astrotune.models import paper
 UNITS = {"": 1, "K": 10**3, "M": 10**6}
 MATCHES, DIFFERS, NOT_IN_PAPER = "matches", "differs", "not in paper"
 RESULT_COLUMNS = ("arch", "layers", "trainable_params", "total_params", "total_layers", "val_accuracy")
+REPORTED_ON = {True: "test (layers chosen on validation)", False: "validation (the split the layers were chosen on)"}
 
 
 def _printed(text):
@@ -240,8 +241,7 @@ def table5(results, paper_comparison=True, comparison=None):
 
     ``comparison`` (``uncertainty.compare_prediction_files`` of the chosen models on validation)
     adds ``val_indistinguishable_from_top``: True where the paired-bootstrap interval of the
-    accuracy difference to the top architecture contains 0. ``cache_refusals`` counts the
-    architecture's jobs whose feature cache was refused (they trained the full model).
+    accuracy difference to the top architecture contains 0; ``cache_refusals`` the jobs that trained in full.
 
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
     total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
@@ -251,8 +251,7 @@ def table5(results, paper_comparison=True, comparison=None):
     _check_results(results)
     test = has_test_split(results)
     best = select_best(results)
-    refusals = (results.assign(refused=cache_refused(results)).groupby("arch")["refused"].sum()
-                if "cache" in results else None)
+    refusals = results.assign(refused=cache_refused(results)).groupby("arch")["refused"].sum() if "cache" in results else None
     rows = []
     for arch in _architectures(results):
         row = best.loc[arch]
@@ -261,8 +260,7 @@ def table5(results, paper_comparison=True, comparison=None):
                  "layer_tuning_ratio": row["layers"] / row["total_layers"],
                  "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
         entry |= _accuracy_columns(row, test)
-        entry["reported_on"] = ("test (layers chosen on validation)" if test
-                                else "validation (the split the layers were chosen on)")
+        entry["reported_on"] = REPORTED_ON[test]
         if comparison is not None:
             entry["val_indistinguishable_from_top"] = bool(comparison.loc[arch, "indistinguishable"])
         if refusals is not None:
@@ -279,7 +277,7 @@ def table5(results, paper_comparison=True, comparison=None):
 
 def _origin(row):
     """Where a model's base weights came from (``results.weights_origin``; empty when not recorded)."""
-    value = row.get("weights_origin", "") if hasattr(row, "get") else ""
+    value = row.get("weights_origin", "")
     return value if isinstance(value, str) else ""
 
 
