@@ -106,3 +106,18 @@ def test_default_workflow_writes_explanations_confusion_figures_and_baseline(tin
     html = (tiny_run / "explain_report.html").read_text()
     for name in ("gradcam.png", "saliency.png", "L0.png", "unsupervised.html", "Confusion matrices"):
         assert name in html
+
+
+def test_automatic_feature_layer_is_one_the_classifier_can_be_cut_at():
+    """NASNet's cells read the two cells before them, so at 32 px its last map larger than 1x1
+    (``cropping2d_3``) is bypassed; Grad-CAM walks back to the stem's map, which everything after reads."""
+    from astrotune.models.zoo import build_classifier
+
+    model, _ = build_classifier("NASNetMobile", 3, (32, 32, 3), "none")
+    explainer = GradCam(model)
+    assert explainer.layer_name == "stem_bn1"
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(explainer.head(explainer.features(images))),
+                               model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="depends on more than cropping2d_3's output"):
+        GradCam(model, "cropping2d_3")

@@ -3,8 +3,10 @@
 Grad-CAM (Selvaraju et al. 2017) weights the channels of a convolutional feature map by the mean
 gradient of the class score over each channel, sums them and keeps the positive part. The feature
 map is found automatically: the last layer (not a padding layer) with a 4-D output larger than
-1x1, searched from the output backwards and inside nested models (the keras.applications base of a zoo classifier), since a
-1x1 map (ResNet50 on 32 px inputs) cannot localise anything. A layer can also be named.
+1x1 at which the classifier can be cut in two, searched from the output backwards and inside nested
+models (the keras.applications base of a zoo classifier), since a 1x1 map (ResNet50 on 32 px inputs)
+cannot localise anything, and a layer that later layers bypass (NASNet's cells also read the cell
+before the last) cannot be differentiated alone. A layer can also be named.
 Saliency is the largest absolute gradient of the class score over the input's colour channels.
 """
 
@@ -12,29 +14,44 @@ import numpy as np
 
 from astrotune import backend
 from astrotune.errors import InputError
+from astrotune.models.cut import crossing_tensors
 
 
 def find_feature_layer(model, name=None):
-    """The layer whose output Grad-CAM uses, and the (possibly nested) model that owns it.
+    """The layer whose output Grad-CAM uses, and the (possibly nested) model that owns it: the first
+    of the candidate layers that splits the classifier (see the module docstring)."""
+    for owner, layer in _feature_layer_candidates(model, name):
+        if name is not None or _is_cut(owner, layer):
+            return owner, layer
+    raise InputError("explain.feature_maps", f"{model.name} has no 4-D feature map larger than 1x1 that the output "
+                                             "depends on alone; name one")
 
-    Args:
-        model: a Keras classifier; a zoo classifier holds its base as a nested model.
-        name: a layer name to use instead of the automatic choice.
 
-    Returns:
-        (owner, layer): ``owner`` is ``model`` or one of its nested models.
+def _feature_layer_candidates(model, name=None):
+    """(owner, layer) pairs Grad-CAM could use, last first: the layer named ``name``, or every layer
+    (not a padding layer or a nested model) with a 4-D output larger than 1x1.
+
+    Raises:
+        InputError: no layer is named ``name``.
     """
     import keras
 
+    found = False
     for owner, layer in reversed(list(_walk(model))):
         if name is not None:
             if layer.name == name:
-                return owner, layer
+                found = True
+                yield owner, layer
         elif not isinstance(layer, (keras.Model, keras.layers.ZeroPadding2D)) and _is_feature_map(layer):
-            return owner, layer
-    if name is not None:
+            yield owner, layer
+    if name is not None and not found:
         raise InputError("explain.feature_maps", f"{model.name} has no layer named {name!r}")
-    raise InputError("explain.feature_maps", f"{model.name} has no 4-D feature map larger than 1x1; name one")
+
+
+def _is_cut(owner, layer):
+    """Whether ``layer``'s output is the only tensor that ``owner``'s later layers read from before it."""
+    crossing = crossing_tensors(owner, owner.layers.index(layer) + 1)
+    return len(crossing) == 1 and crossing[0][1] is layer.output
 
 
 def _walk(model):
@@ -73,11 +90,10 @@ class GradCam:
         self.layer_name = layer.name
         if owner is not model and owner not in model.layers:
             raise InputError("explain.feature_maps", f"{layer.name} is nested more than one level deep")
-        try:
-            self._owner_head = keras.Model(layer.output, owner.output)
-        except ValueError as err:
+        if not _is_cut(owner, layer):
             raise InputError("explain.feature_maps", f"{owner.name}'s output depends on more than {layer.name}'s "
-                                                     f"output; name another feature layer ({err})") from err
+                                                     "output; name another feature layer")
+        self._owner_head = keras.Model(layer.output, owner.output)
         self._owner = owner
         self._owner_features = keras.Model(owner.inputs, layer.output)
 
