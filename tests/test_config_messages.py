@@ -35,9 +35,12 @@ def problems(change):
     (lambda c: c["training"].update(epochs=1_000_000_000_000),
      "training.epochs: 1000000000000 is above the maximum 100000"),
     (lambda c: c["training"].update(epochs="ten"), "training.epochs: 'ten' must be of type integer"),
+    (lambda c: c.update(n_seeds=0), "n_seeds: 0 is below the minimum 1"),
+    (lambda c: c.update(seed=2**32 - 2, n_seeds=3), "n_seeds: 3 training seeds from seed 4294967294 reach "
+                                                     "4294967296, above the largest seed 4294967295"),
     (lambda c: c["architectures"].update(VGG16=[0, 2, 2]), "architectures.VGG16: repeats [2]; give each value once"),
     (lambda c: c["architectures"].update(VGG16={"layers": [1], "colour": 3}),
-     "architectures.VGG16.colour: unknown key; allowed keys: from_scratch, frozen_fractions, head, layers,"),
+     "architectures.VGG16.colour: unknown key; allowed keys: blocks, from_scratch, frozen_fractions, head,"),
     (lambda c: c["architectures"].update(VGG16={"layers": [-1]}), "architectures.VGG16.layers.0: -1 is below the "
                                                                    "minimum 0"),
     (lambda c: c["architectures"].update(VGG16="all"), "architectures.VGG16: 'all' must be array or object"),
@@ -51,7 +54,11 @@ def problems(change):
     (lambda c: c["architectures"].update(VGG16={"layers": [20], "from_scratch": True}),
      "architectures.VGG16: layers 20 and from_scratch both train the last 20 layers"),
     (lambda c: c["architectures"].update(VGG16={"weights": "none"}),
-     "architectures.VGG16: no step: give layers, frozen_fractions or from_scratch"),
+     "architectures.VGG16: no step: give layers, blocks, frozen_fractions or from_scratch"),
+    (lambda c: c["architectures"].update(VGG16={"blocks": [6]}),
+     "architectures.VGG16.blocks: 6 blocks requested but VGG16 has 5 blocks (allowed 0..5)"),
+    (lambda c: c["architectures"].update(VGG16={"layers": [5], "blocks": [1]}),
+     "architectures.VGG16: layers 5 and blocks 1 both train the last 5 layers (the same L5 job)"),
     (lambda c: c["training"].update(center_crop=64),
      "training.center_crop: 64 is larger than dataset.image_size 32 (allowed 0..32"),
     (lambda c: c["synthetic"].update(class_fractions={"GALAXY": 0.5, "STARS": 0.5}),
@@ -75,6 +82,13 @@ def test_several_problems_are_listed_capped_and_short():
 def test_the_schema_knows_every_base_depth():
     depths = SCHEMA["properties"]["architectures"]["x-base-layers"]
     assert depths == {name: spec.n_layers for name, spec in ARCHITECTURES.items()}
+
+
+def test_the_schema_knows_where_every_block_starts():
+    from astrotune.models.schedules import BLOCK_STARTS
+
+    starts = SCHEMA["properties"]["architectures"]["x-block-starts"]
+    assert starts == {name: list(counts) for name, counts in BLOCK_STARTS.items()} and list(starts) == list(ARCHITECTURES)
 
 
 def test_duplicate_yaml_keys_are_refused_naming_the_line(tmp_path):
@@ -114,16 +128,19 @@ def test_shipped_configs_pass_every_check(path):
     ("DenseNet121", {"frozen_fractions": [0, 0.2, 0.5, 1], "from_scratch": True}),
     ("DenseNet121", {"layers": [214], "frozen_fractions": [0.5]}), ("MobileNetV2", {"layers": [155], "from_scratch": True}),
     ("CompactCNN", {"frozen_fractions": [0.25, 0.26]}), ("ResNet50", {"weights": "none"}),
+    ("ResNet50", {"blocks": [0, 1, 17]}), ("ResNet50", {"blocks": [18]}), ("ResNet50", {"blocks": [1], "layers": [11]}),
+    ("VGG16", {"blocks": [1], "layers": [5], "head": {"cbam": True}}), ("VGG16", {"blocks": [1, 5], "layers": [4]}),
 ])
 def test_architecture_checks_agree_with_the_schedules(arch, entry):
     """config_checks finds a problem exactly when models.schedules cannot plan the entry."""
     from astrotune.config_checks import architecture_problems
     from astrotune.models.heads import HeadSettings
-    from astrotune.models.schedules import architecture_steps, base_layer_count
+    from astrotune.models.schedules import architecture_steps, base_layer_count, block_starts
 
     as_dict = entry if isinstance(entry, dict) else {"layers": entry}
     cbam = bool((as_dict.get("head") or {}).get("cbam"))
-    found = architecture_problems(arch, as_dict, base_layer_count(arch, HeadSettings(cbam=cbam)), cbam)
+    head = HeadSettings(cbam=cbam)
+    found = architecture_problems(arch, as_dict, base_layer_count(arch, head), cbam, block_starts(arch, head))
     try:
         architecture_steps(arch, entry, {"weights": "none"})
         planned = True

@@ -128,6 +128,34 @@ def test_cache_of_other_inputs_is_refused_and_random_prefixes_fall_back(problem,
     assert "training the full model" in caplog.text
 
 
+def test_a_run_of_another_seed_shares_the_study_seeds_cache_of_a_pretrained_prefix(problem, tmp_path):
+    """``n_seeds``: the cache is computed with the study's seed; a run of another training seed given it
+    (``CacheFile.seed``) trains on it when the prefix is loaded weights and ends where its own full training
+    ends; a random prefix (weights none) is the seed's own, and the prefix digest refuses the cache."""
+    import keras
+
+    from astrotune.models.zoo import build_base
+
+    keras.utils.set_random_seed(0)
+    weights = tmp_path / "compact.weights.h5"
+    build_base(ARCH, (16, 16, 3), "none").save_weights(weights)
+    study = TrainingSettings(weights=str(weights), epochs=2, batch_size=8, learning_rate=0.01, seed=3)
+    dataset = problem["folder"] / "dataset.h5"
+    compute_features(dataset, tmp_path / "L9.h5", ARCH, DEEPEST, study)
+    replicate = replace(study, seed=4)
+    _, full_history, _ = _train(problem, tmp_path / "full", replicate)
+    _, cached_history, state = _train(problem, tmp_path / "cached", replicate,
+                                      CacheFile(str(tmp_path / "L9.h5"), sha256_file(dataset), DEEPEST, seed=3))
+    assert state.cache == "used"
+    np.testing.assert_array_equal(cached_history["val_accuracy"], full_history["val_accuracy"])
+    np.testing.assert_allclose(cached_history["val_loss"], full_history["val_loss"], rtol=1e-4)
+    random_prefix = TrainingSettings(epochs=1, batch_size=8, seed=3)
+    compute_features(dataset, tmp_path / "random.h5", ARCH, DEEPEST, random_prefix)
+    _, _, refused = _train(problem, tmp_path / "random", replace(random_prefix, seed=4),
+                           CacheFile(str(tmp_path / "random.h5"), sha256_file(dataset), DEEPEST, seed=3))
+    assert refused.cache.startswith("refused: ") and "the model's prefix" in refused.cache
+
+
 def test_refused_cache_is_recorded_and_fails_the_job_when_required(problem, tmp_path):
     """A cache the job cannot use is named in its state (and so in summary.json and the metrics JSON);
     ``performance.require_cache`` turns the refusal into a failed job."""

@@ -44,6 +44,31 @@ def test_static_layer_count_matches_a_real_build(classifiers, arch):
     assert len(base.layers) == ARCHITECTURES[arch].n_layers
 
 
+# A layer of the top block and one of the bottom block, as a Keras user knows them.
+TOP_AND_BOTTOM_BLOCK = {
+    "ResNet50": ("conv5_block3_1_conv", "conv1_conv"), "VGG16": ("block5_conv1", "block1_conv1"),
+    "DenseNet121": ("conv5_block16_0_bn", "conv1_conv"), "Xception": ("block14_sepconv1", "block1_conv1"),
+    "EfficientNetB2": ("block7b_expand_conv", "stem_conv"), "MobileNetV2": ("block_16_expand", "Conv1"),
+    "NASNetMobile": ("normal_concat_12", "reduction_concat_stem_1"),
+    "EfficientNetV2S": ("block6o_expand_conv", "stem_conv"), "InceptionResNetV2": ("block8_10_mixed", "mixed_5b"),
+    "CompactCNN": ("block4_conv1", "block1_conv1"), "VGG11": ("block5_conv1", "block1_conv1"),
+    "AvgPoolCNN": ("block4_conv1", "block1_conv1"),
+}
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_static_block_table_is_what_the_layer_names_of_a_build_give(classifiers, arch):
+    from astrotune.models.blocks import block_first_layers, derive_block_starts
+    from astrotune.models.schedules import BLOCK_STARTS
+
+    _, base = classifiers(arch)
+    assert derive_block_starts(arch, base) == BLOCK_STARTS[arch] and BLOCK_STARTS[arch][-1] == len(base.layers)
+    top, bottom = TOP_AND_BOTTOM_BLOCK[arch]
+    firsts = block_first_layers(arch, base)
+    assert top in [layer.name for layer in base.layers[firsts[-1]:]]
+    assert bottom in [layer.name for layer in base.layers[:firsts[1]]]
+
+
 @pytest.mark.parametrize("arch", paper.ARCHITECTURES)
 def test_table3_trainable_parameters_every_cell(classifiers, arch):
     model, base = classifiers(arch)

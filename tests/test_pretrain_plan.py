@@ -99,11 +99,12 @@ def test_pretrained_weights_without_a_source_or_an_unlisted_architecture_stop_th
 
 
 def test_pretraining_trains_every_base_layer_from_its_own_initial_weights_with_the_overrides():
-    config = validated(PRETRAIN_CONFIG | {"training": PRETRAIN_CONFIG["training"] | {"center_crop": 24}})
+    config = validated(PRETRAIN_CONFIG | {"training": PRETRAIN_CONFIG["training"] | {"center_crop": 24,
+                                                                                     "block_lr_decay": 0.5}})
     section = pretrain_plan.pretrain_training_section(config)
     assert section["weights"] == "none" and section["reinitialise"] is False
     assert section["epochs"] == 3 and section["learning_rate"] == 0.002 and section["batch_size"] == 16
-    assert section["center_crop"] == 0 and section["head"] == {}
+    assert section["center_crop"] == 0 and section["head"] == {} and section["block_lr_decay"] == 1.0
     assert pretrain_plan.pretrain_layers("CompactCNN", section) == ARCHITECTURES["CompactCNN"].n_layers
     cbam = section | {"head": {"cbam": True}}
     assert pretrain_plan.pretrain_layers("CompactCNN", cbam) == ARCHITECTURES["CompactCNN"].n_layers - 1

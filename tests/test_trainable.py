@@ -35,7 +35,7 @@ def test_steps_from_the_config_forms():
 @pytest.mark.parametrize("entry, message", [
     ({"layers": [15], "from_scratch": True}, "both train the last 15 layers"),
     ({"layers": [16]}, "has 15 layers"),
-    ({"weights": "none"}, "no layers, frozen_fractions or from_scratch"),
+    ({"weights": "none"}, "no layers, blocks, frozen_fractions or from_scratch"),
 ])
 def test_bad_schedules_name_the_architecture(entry, message):
     with pytest.raises(ValueError, match=message):

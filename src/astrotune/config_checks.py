@@ -5,17 +5,19 @@
   billions of nodes and hangs validation), and so is a tree of more than ``MAX_CONFIG_NODES`` values.
 - The schema (``workflow/schemas/config.schema.yaml``), every violation as one line with the key and
   the allowed values or range, never the schema itself; an ``architectures`` entry's problem is
-  named (a repeated count, a count beyond the base's depth, an unknown key).
+  named (a repeated count, a count beyond the base's depth or block count, an unknown key).
 - ``training.center_crop`` must fit in ``dataset.image_size``; ``synthetic.class_fractions`` keys must
   be ``dataset.classes`` (for the synthetic source).
 - ``seed``: the schema keeps it below 2**32 (Keras, NumPy's global generator and scikit-learn take
-  32-bit seeds; each epoch's order comes from ``(seed, epoch)`` and needs no room above it).
+  32-bit seeds; each epoch's order comes from ``(seed, epoch)`` and needs no room above it), and so
+  must the last training seed, ``seed + n_seeds - 1``.
 - ``split.val_fraction`` + ``split.test_fraction`` must leave objects for training.
 - ``training.weights``, when a path: it must be a Keras weights file (``.weights.h5``, legacy
   ``.h5``/``.hdf5`` or a ``.keras`` archive), checked with h5py without building any model.
 
 Values the config leaves out take the schema's defaults. The depth of each architecture's base is
-the schema's ``x-base-layers`` (one fewer with a CBAM head, which takes the feature map).
+the schema's ``x-base-layers`` (one fewer with a CBAM head, which takes the feature map), and where
+its blocks start the schema's ``x-block-starts`` (``models.schedules.BLOCK_STARTS``).
 """
 
 import math
@@ -30,6 +32,7 @@ from jsonschema import validators
 from astrotune.errors import InputError, raise_problems
 
 MAX_CONFIG_NODES = 100_000
+MAX_SEED = 2**32 - 1  # the schema's maximum of seed: Keras, NumPy and scikit-learn take 32-bit seeds
 WEIGHT_NAMES = ("imagenet", "none", "pretrained")
 SCHEMA = "workflow/schemas/config.schema.yaml"
 
@@ -139,22 +142,28 @@ def _matches_type(value, types):
 
 
 def semantic_problems(config, schema):
-    """Problems of a config that passes the schema: layer counts, center crop, class fractions."""
+    """Problems of a config that passes the schema: training seeds, layer counts, center crop, class fractions."""
     def value(key):
         return _lookup(config, schema, key)
 
     problems = []
+    seed, n_seeds = value("seed"), value("n_seeds")
+    if seed + n_seeds - 1 > MAX_SEED:
+        problems.append(f"n_seeds: {n_seeds} training seeds from seed {seed} reach {seed + n_seeds - 1}, above the "
+                        f"largest seed {MAX_SEED}; lower seed or n_seeds")
     val, test = value("split.val_fraction"), value("split.test_fraction")
     if val + test >= 1:
         problems.append(f"split.val_fraction ({val}) + split.test_fraction ({test}) must be below 1, or no object "
                         "is left for training")
     weights = [(key, value(key)) for key in ("training.weights", "unsupervised.weights", "pretrain.weights")]
     depths = schema["properties"]["architectures"].get("x-base-layers", {})
+    block_starts = schema["properties"]["architectures"].get("x-block-starts", {})
     for arch, entry in (value("architectures") or {}).items():
         entry = entry if isinstance(entry, dict) else {"layers": entry}
         weights.append((f"architectures.{arch}.weights", entry.get("weights")))
         cbam = (entry.get("head") or {}).get("cbam", (value("training.head") or {}).get("cbam", False))
-        problems += architecture_problems(arch, entry, depths.get(arch, 0) - int(bool(cbam)), cbam)
+        starts = [start - int(bool(cbam)) for start in block_starts.get(arch, [])]
+        problems += architecture_problems(arch, entry, depths.get(arch, 0) - int(bool(cbam)), cbam, starts)
     for key, path in weights:
         if isinstance(path, str) and path not in WEIGHT_NAMES and (problem := weights_file_problem(Path(path))):
             problems.append(f"{key} {path!r}: {problem}")
@@ -169,18 +178,23 @@ def semantic_problems(config, schema):
     return problems
 
 
-def architecture_problems(arch, entry, depth, cbam):
-    """Counts beyond the base's ``depth``, no step at all, or two steps training the same last N layers
-    (N of a frozen fraction f: round((1 - f) * depth), halves up, as ``models.schedules``)."""
+def architecture_problems(arch, entry, depth, cbam, block_starts=()):
+    """Counts beyond the base's ``depth`` or its blocks, no step at all, or two steps training the same
+    last N layers (N of a frozen fraction f: round((1 - f) * depth), halves up; N of k blocks:
+    ``block_starts[k - 1]``; as ``models.schedules``)."""
+    key = f"architectures.{arch}"
+    n_blocks = len(block_starts)
+    problems = [f"{key}.blocks: {k} blocks requested but {arch} has {n_blocks} blocks (allowed 0..{n_blocks})"
+                for k in entry.get("blocks", []) if k > n_blocks]
     steps = [(n, f"layers {n}") for n in entry.get("layers", [])]
+    steps += [(block_starts[k - 1] if k else 0, f"blocks {k}") for k in entry.get("blocks", []) if k <= n_blocks]
     steps += [(math.floor((1 - Fraction(str(f))) * depth + Fraction(1, 2)), f"frozen_fractions {f}")
               for f in entry.get("frozen_fractions", [])]
     steps += [(depth, "from_scratch")] if entry.get("from_scratch") else []
-    key = f"architectures.{arch}"
     if not steps:
-        return [f"{key}: no step: give layers, frozen_fractions or from_scratch"]
-    problems = [f"{key}: {n} trainable layers requested but {arch} has {depth} layers (allowed 0..{depth}"
-                f"{', one fewer with a CBAM head' if cbam else ''})" for n, _ in steps if n > depth]
+        return problems or [f"{key}: no step: give layers, blocks, frozen_fractions or from_scratch"]
+    problems += [f"{key}: {n} trainable layers requested but {arch} has {depth} layers (allowed 0..{depth}"
+                 f"{', one fewer with a CBAM head' if cbam else ''})" for n, _ in steps if n > depth]
     seen = {}
     for n, step in steps:
         if n in seen:

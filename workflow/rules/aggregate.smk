@@ -3,13 +3,9 @@
 
 rule aggregate_results:
     input:
-        metrics=lambda wildcards: [
-            MODEL_METRICS.format(dataset=wildcards.dataset, arch=arch, layers=n) for arch, n in training_jobs()
-        ],
-        predictions=lambda wildcards: [
-            f"{MODEL_DIR}/predictions.csv".format(dataset=wildcards.dataset, arch=arch, layers=n)
-            for arch, n in training_jobs()
-        ],
+        metrics=lambda wildcards: run_outputs(MODEL_METRICS, wildcards.dataset),
+        # The study seed's runs: the chosen models are compared on their validation predictions.
+        predictions=lambda wildcards: run_outputs(f"{MODEL_DIR}/predictions.csv", wildcards.dataset, every_seed=False),
     output:
         summary=report("results/{dataset}/metrics/summary.csv", caption="../report/summary.rst", category="Accuracy"),
         metrics="results/{dataset}/metrics/accuracy.json",
@@ -33,8 +29,11 @@ rule aggregate_results:
 
 rule plot_architecture:
     input:
-        metrics=lambda wildcards: schedule_outputs(wildcards, MODEL_METRICS),
-        histories=lambda wildcards: schedule_outputs(wildcards, f"{MODEL_DIR}/history.csv"),
+        metrics=lambda wildcards: run_outputs(MODEL_METRICS, wildcards.dataset, wildcards.arch),
+        # The training curves are the study seed's runs.
+        histories=lambda wildcards: run_outputs(
+            f"{MODEL_DIR}/history.csv", wildcards.dataset, wildcards.arch, every_seed=False
+        ),
     output:
         accuracy=report(
             "results/{dataset}/figures/accuracy_vs_layers_{arch}.png",

@@ -44,8 +44,14 @@ UNSUPERVISED_WEIGHTS = pretrain_plan.resolve_weights(
     pretrain_plan.unsupervised_weights(config), DATASET, config["unsupervised"]["backbone"]
 )
 ARCHS = list(config["architectures"])
-MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}"
-MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}.json"
+# Training seeds: the study's seed, then seed+1, ... (config n_seeds). Each (arch, layers) job trains once per
+# seed; the data set, split, pretraining and feature caches stay on the study's seed. A run's `replicate` is
+# empty for the study's seed (today's paths) and `-seed<S>` for another (results/.../L3-seed43).
+REPLICATES = {"": config["seed"]} | {
+    f"-seed{config['seed'] + k}": config["seed"] + k for k in range(1, config["n_seeds"])
+}
+MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}{replicate}"
+MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}{replicate}.json"
 KERAS_HOME = f"resources/{DATASET}/keras"  # per study, so each study's DVC stage owns what it fetched
 STUDY_FORM = config["tables"]["study"]
 STUDY_TABLE = f"results/{DATASET}/tables/study_{STUDY_FORM}"
@@ -55,6 +61,7 @@ wildcard_constraints:
     dataset="|".join(re.escape(name) for name in VIEWS),
     arch="|".join(dict.fromkeys(ARCHS + [config["unsupervised"]["backbone"]] + PRETRAIN_ARCHS)),
     layers=r"\d+",
+    replicate="(?:" + "|".join(re.escape(name) for name in REPLICATES) + ")",  # "" (the study's seed) or -seed<S>
     shard=r"\d+",
     size=r"\d+",
 
@@ -69,11 +76,21 @@ def arch_layers(arch):
     return [n for step_arch, n in STEPS if step_arch == arch]
 
 
-def schedule_outputs(wildcards, pattern):
-    """``pattern`` filled in for every trainable-layer count of ``wildcards.arch``'s schedule."""
+def run_outputs(pattern, dataset, arch=None, every_seed=True):
+    """``pattern`` (MODEL_DIR, MODEL_METRICS) filled in for every (arch, layers) job, or ``arch``'s, in
+    config order: at every training seed, or only at the study's seed."""
+    replicates = list(REPLICATES) if every_seed else [""]
     return [
-        pattern.format(dataset=wildcards.dataset, arch=wildcards.arch, layers=n) for n in arch_layers(wildcards.arch)
+        pattern.format(dataset=dataset, arch=job_arch, layers=n, replicate=replicate)
+        for job_arch, n in STEPS
+        if arch in (None, job_arch)
+        for replicate in replicates
     ]
+
+
+def training_seed(wildcards):
+    """The training seed of a run: initialisation of the random layers and head, epoch order, augmentation."""
+    return REPLICATES[wildcards.replicate]
 
 
 def job_step(wildcards):
@@ -157,7 +174,9 @@ def cache_layers(arch):
 def feature_cache(wildcards):
     """The feature cache a training job reads (at its schedule's deepest cut), or none where it is not
     exact. Architectures given in the object form (their own weights, head or re-initialisation)
-    and steps that train every layer train in full."""
+    and steps that train every layer train in full. The cache is computed once, with the study's seed:
+    a run of another seed shares it when the frozen prefix is loaded weights (the same for every seed);
+    a random prefix (weights none) is drawn from the run's own seed, so that run trains in full."""
     step = job_step(wildcards)
     possible, _ = cache_possible(
         wildcards.arch,
@@ -172,6 +191,7 @@ def feature_cache(wildcards):
         and layers is not None
         and int(wildcards.layers) <= layers
         and isinstance(config["architectures"][wildcards.arch], list)
+        and (wildcards.replicate == "" or step.weights != "none")
     ):
         return []
     return [f"results/{wildcards.dataset}/features/{wildcards.arch}/L{layers}.h5"]

@@ -1,18 +1,19 @@
 # Looking inside the models: confusion-matrix figures, Grad-CAM and saliency grids, unsupervised baseline.
 
 
+# Rule all asks for the study seed's runs; another seed's on request (confusion/<arch>/L<N>-seed<S>.png).
 rule plot_confusion:
     input:
         metrics=MODEL_METRICS,
     output:
         figure=report(
-            "results/{dataset}/figures/confusion/{arch}/L{layers}.png",
+            "results/{dataset}/figures/confusion/{arch}/L{layers}{replicate}.png",
             caption="../report/confusion.rst",
             category="Confusion matrices",
             subcategory="{arch}",
         ),
     log:
-        "logs/{dataset}/plot_confusion/{arch}/L{layers}.log",
+        "logs/{dataset}/plot_confusion/{arch}/L{layers}{replicate}.log",
     localrule: True  # cheap: runs where snakemake runs, never a cluster job
     conda:
         "../envs/astrotune.yaml"
@@ -26,10 +27,7 @@ rule explain_models:
     input:
         dataset="results/{dataset}/dataset.h5",
         split="results/{dataset}/split.csv",
-        models=lambda wildcards: [
-            f"{MODEL_DIR}/model.keras".format(dataset=wildcards.dataset, arch=arch, layers=n)
-            for arch, n in training_jobs()
-        ],
+        models=lambda wildcards: run_outputs(f"{MODEL_DIR}/model.keras", wildcards.dataset, every_seed=False),
     output:
         gradcam=report(
             "results/{dataset}/figures/gradcam.png", caption="../report/gradcam.rst", category="Where the models look"

@@ -4,10 +4,8 @@ if STUDY_FORM:
 
     rule write_study_table:
         input:
-            metrics=[MODEL_METRICS.format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()],
-            histories=[
-                f"{MODEL_DIR}/history.csv".format(dataset=DATASET, arch=arch, layers=n) for arch, n in training_jobs()
-            ],
+            metrics=run_outputs(MODEL_METRICS, DATASET),  # every run, every seed
+            histories=run_outputs(f"{MODEL_DIR}/history.csv", DATASET),
         output:
             html=report(f"{STUDY_TABLE}.html", caption="../report/study_table.rst", category="Study table"),
             extra=multiext(STUDY_TABLE, ".csv", ".md", ".tex"),

@@ -28,9 +28,9 @@ rule train_model:
         summary=f"{MODEL_DIR}/summary.json",
         predictions=f"{MODEL_DIR}/predictions.csv",
     log:
-        "logs/{dataset}/train_model/{arch}/L{layers}.log",
+        "logs/{dataset}/train_model/{arch}/L{layers}{replicate}.log",
     benchmark:
-        "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}.tsv"
+        "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}{replicate}.tsv"
     conda:
         "../envs/astrotune.yaml"
     threads: 1
@@ -39,7 +39,7 @@ rule train_model:
     params:
         training=lambda wildcards: job_step(wildcards).training_section(config["training"]),
         schedule=lambda wildcards: job_step(wildcards).schedule,
-        seed=config["seed"],
+        seed=training_seed,  # the run's; its feature cache was computed with the study's seed (config seed)
         # The memory budget (in-memory or streamed input) and require_cache (fail or fall back) never change a
         # number: not rerun triggers.
         performance={
@@ -61,14 +61,14 @@ rule evaluate_model:
     output:
         metrics=MODEL_METRICS,
     log:
-        "logs/{dataset}/evaluate_model/{arch}/L{layers}.log",
+        "logs/{dataset}/evaluate_model/{arch}/L{layers}{replicate}.log",
     localrule: True  # cheap: runs where snakemake runs, never a cluster job
     conda:
         "../envs/astrotune.yaml"
     threads: 1
     params:
         uncertainty=config["uncertainty"],
-        seed=config["seed"],
+        seed=config["seed"],  # the bootstrap's: the same resamples for every run
         top_k=config["metrics"]["top_k"],
         # Where the base's initial weights came from, for the tables: imagenet, random, pretrained on <source>.
         weights_origin=lambda wildcards: weights_origin(wildcards),

@@ -17,7 +17,8 @@ with rule_logging(snakemake.log[0]) as log:
     results = collect_metrics(snakemake.input.metrics)
     log.info("feature cache: %s", cache_counts(results))
     for row in results[cache_refused(results)].itertuples():
-        log.warning("%s L%d trained the full model: feature cache %s", row.arch, row.layers, row.cache)
+        log.warning("%s L%d (seed %s) trained the full model: feature cache %s", row.arch, row.layers, row.seed,
+                    row.cache)
     with atomic_path(snakemake.output.summary) as tmp:
         results.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.metrics) as tmp:

@@ -24,4 +24,6 @@ with rule_logging(snakemake.log[0]):
         JobOutputs(snakemake.output.model, snakemake.output.history, snakemake.output.predictions,
                    snakemake.output.summary),
         feature_paths=list(snakemake.input.features), feature_layers=snakemake.params.feature_layers,
-        schedule=snakemake.params.schedule)
+        schedule=snakemake.params.schedule,
+        # The cache rule computes with the study's seed; a run of another training seed shares that cache.
+        feature_seed=snakemake.config["seed"])

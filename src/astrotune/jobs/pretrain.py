@@ -2,8 +2,10 @@
 
 ``run_pretraining`` first refuses a source that shares objects with the study's data set
 (``data.overlap``), then trains the classifier with every base layer trainable with the study's
-training code (``loop.train``: seeded, balanced, resumable from per-epoch checkpoints), scores it
-on the source's validation split and writes the base's weights file (``.weights.h5``, what
+training code (``loop.train``: seeded, balanced, resumable from per-epoch checkpoints), recalibrates
+its BatchNorm statistics on the training images (``training.precise_batchnorm``: fine-tuning runs the
+frozen base in inference mode, on these statistics), scores it on the source's validation split and
+writes the base's weights file (``.weights.h5``, what
 ``zoo.build_base`` loads for weights ``pretrained``), its metrics, history and provenance, atomically.
 """
 
@@ -22,6 +24,7 @@ from astrotune.io import atomic_path, sha256_file
 from astrotune.jobs.digest import dataset_digest
 from astrotune.training.checkpoints import remove_checkpoints, training_fingerprint
 from astrotune.training.loop import model_summary, train
+from astrotune.training.precise_batchnorm import recalibrate_batchnorm
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,6 @@ class PretrainOutputs:
     metrics: str
     provenance: str
     history: str
-
-
-
 
 
 def validation_metrics(model, images, labels, rows, class_names, batch_size):
@@ -77,11 +77,15 @@ def run_pretraining(source_path, split_path, target_path, arch, layers, settings
         layers=layers, settings=settings, checkpoint_dir=checkpoint_dir,
         fingerprint=training_fingerprint(dataset_sha256, split_path, arch, layers, settings),
         features=None, performance=performance)
+    batches = (images.take(np.sort(chunk))[0].astype(np.float32)
+               for chunk in np.array_split(rows["train"], np.ceil(len(rows["train"]) / settings.batch_size)))
+    recalibrated = recalibrate_batchnorm(model, batches)
     save_atomically(find_base(model).save_weights, outputs.weights)
     weights_sha256 = sha256_file(outputs.weights)
     val = validation_metrics(model, images, dataset.labels, rows["val"], dataset.class_names, settings.batch_size)
     metrics = model_summary(model, arch, layers, settings, state) | {
         "source": provenance["source"], "class_names": dataset.class_names, "val": val,
+        "batchnorm_recalibrated_on": {"batches": recalibrated, "images": int(len(rows["train"]))},
         "weights_sha256": weights_sha256}
     record = provenance | {
         "arch": arch, "layers": layers, "dataset_sha256": dataset_sha256, "weights_sha256": weights_sha256,

@@ -39,7 +39,7 @@ class JobOutputs:
 
 
 def run_training_job(dataset_path, split_path, arch, layers, settings, performance, checkpoint_dir, outputs,
-                     feature_paths=(), feature_layers=None, schedule=""):
+                     feature_paths=(), feature_layers=None, schedule="", feature_seed=None):
     """Train one (architecture, layers) model on a packed data set and write its outputs.
 
     Args:
@@ -50,6 +50,7 @@ def run_training_job(dataset_path, split_path, arch, layers, settings, performan
         outputs: ``JobOutputs``.
         feature_paths: the schedule's feature cache file, if any (at most one).
         feature_layers: the trainable-layer count of that cache's cut.
+        feature_seed: the seed that cache was computed with (the study's), if not ``settings.seed``.
         schedule: how the layer count was asked for (``L<N>``, ``frozen <p>%``, ``scratch``).
     """
     dataset = read_dataset(dataset_path, with_images=False)
@@ -59,7 +60,7 @@ def run_training_job(dataset_path, split_path, arch, layers, settings, performan
     split = read_split(split_path)
     rows = {subset: subset_indices(dataset, split, subset, split_path) for subset in SUBSETS}
     dataset_sha256 = dataset_digest(dataset_path)  # hashed once per file (a sidecar): Galaxy10's file is GBs
-    features = [CacheFile(path, dataset_sha256, feature_layers) for path in feature_paths]
+    features = [CacheFile(path, dataset_sha256, feature_layers, feature_seed) for path in feature_paths]
     model, history, state = train(
         images, dataset.labels, rows["train"], rows["val"], n_classes=len(dataset.class_names), arch=arch,
         layers=layers, settings=settings, checkpoint_dir=checkpoint_dir,

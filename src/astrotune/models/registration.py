@@ -1,4 +1,5 @@
-"""Register astrotune's custom Keras layers as soon as Keras is imported, without importing it.
+"""Register astrotune's custom Keras layers and optimizers as soon as Keras is imported, without
+importing it.
 
 Keras finds a custom class in a saved ``.keras`` file only if its module ran its
 ``@register_keras_serializable`` decorators first. ``import astrotune`` calls
@@ -13,11 +14,11 @@ import importlib.abc
 import importlib.util
 import sys
 
-LAYER_MODULES = ("astrotune.models.layers",)
+LAYER_MODULES = ("astrotune.models.layers", "astrotune.models.block_optimizers")
 
 
 def register_layers():
-    """Import every module that defines serialisable layers (their decorators register them)."""
+    """Import every module that defines serialisable layers or optimizers (their decorators register them)."""
     for name in LAYER_MODULES:
         importlib.import_module(name)
 

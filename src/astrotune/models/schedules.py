@@ -1,8 +1,9 @@
 """The architectures the workflow knows and which of their layers a training job trains, without Keras.
 
 The Snakefile turns the ``architectures`` config into training jobs with this module at parse time,
-so it imports no Keras: ``ARCHITECTURES`` records each base's layer count, and a schedule (last N
-layers, a frozen fraction, from scratch) becomes a list of ``TrainingStep``.
+so it imports no Keras: ``ARCHITECTURES`` records each base's layer count, ``BLOCK_STARTS`` where
+its blocks start, and a schedule (last N layers, last k blocks, a frozen fraction, from scratch)
+becomes a list of ``TrainingStep``.
 """
 
 import math
@@ -55,6 +56,35 @@ ARCHITECTURES = {spec.name: spec for spec in (
 )}
 
 
+# Trainable last-layer counts at which each block of a base starts, top block first: ``blocks: k`` trains
+# the last BLOCK_STARTS[arch][k - 1] layers, the k top blocks; the last count is every layer. Blocks are
+# the units Keras names (conv5_block3, block7b, block_16, ...; models/blocks.py BLOCK_RULES, which
+# derives this table from a build; tests/test_models.py checks it, test_config_messages.py the schema copy).
+BLOCK_STARTS = {
+    "ResNet50": (11, 21, 33, 43, 53, 63, 73, 83, 95, 105, 115, 125, 137, 147, 157, 169, 176),
+    "VGG16": (5, 9, 13, 16, 20),
+    "DenseNet121": (
+        10, 17, 24, 31, 38, 45, 52, 59, 66, 73, 80, 87, 94, 101, 108, 115, 119, 126, 133, 140, 147, 154, 161, 168,
+        175, 182, 189, 196, 203, 210, 217, 224, 231, 238, 245, 252, 259, 266, 273, 280, 287, 291, 298, 305, 312,
+        319, 326, 333, 340, 347, 354, 361, 368, 375, 379, 386, 393, 400, 407, 414, 421, 428),
+    "Xception": (7, 17, 27, 37, 47, 57, 67, 77, 87, 97, 107, 117, 126, 133),
+    "EfficientNetB2": (
+        19, 32, 47, 62, 77, 92, 106, 121, 136, 151, 164, 179, 194, 209, 223, 238, 253, 267, 282, 297, 311, 323, 333,
+        340),
+    "MobileNetV2": (12, 21, 30, 39, 48, 57, 65, 74, 83, 92, 101, 110, 119, 128, 137, 146, 151, 155),
+    "NASNetMobile": (47, 92, 137, 185, 239, 284, 329, 374, 422, 476, 521, 566, 611, 659, 716, 770),
+    "EfficientNetV2S": (
+        19, 34, 49, 64, 79, 94, 109, 124, 139, 154, 169, 184, 199, 214, 227, 242, 257, 272, 287, 302, 317, 332, 347,
+        360, 375, 390, 405, 420, 435, 448, 455, 462, 469, 474, 481, 488, 495, 500, 505, 509, 514),
+    "InceptionResNetV2": (
+        19, 35, 51, 67, 83, 99, 115, 131, 147, 163, 186, 202, 218, 234, 250, 266, 282, 298, 314, 330, 346, 362, 378,
+        394, 410, 426, 442, 458, 474, 490, 506, 520, 542, 564, 586, 608, 630, 652, 674, 696, 718, 740, 781),
+    "CompactCNN": (8, 15, 22, 30),
+    "VGG11": (4, 7, 10, 12, 15),
+    "AvgPoolCNN": (6, 11, 14, 19),
+}
+
+
 def validate_schedule(arch, layers, n_layers=None):
     """Check an architecture name and its trainable-layer counts (no Keras import).
 
@@ -80,6 +110,18 @@ def base_layer_count(arch, head=None):
     return ARCHITECTURES[arch].n_layers - int(bool(head is not None and head.needs_feature_map))
 
 
+def block_starts(arch, head=None):
+    """``BLOCK_STARTS[arch]`` for the base as built for ``head`` (one layer fewer at the top with CBAM)."""
+    offset = ARCHITECTURES[arch].n_layers - base_layer_count(arch, head)
+    return tuple(start - offset for start in BLOCK_STARTS[arch])
+
+
+def block_number(starts, from_top):
+    """The block (1: the top one) of the layer ``from_top``-th from the top, given a ``BLOCK_STARTS``
+    entry; layers below the last start (an extra input layer) belong to the bottom block."""
+    return next((number for number, start in enumerate(starts, start=1) if from_top <= start), len(starts))
+
+
 def layers_for_fraction(frozen_fraction, n_layers):
     """Trainable last-layer count N = round((1 - f) * n_layers), halves rounded up, exact for
     decimal fractions such as 0.2 or 0.6."""
@@ -96,7 +138,7 @@ class TrainingStep:
     Attributes:
         arch: architecture (a key of ``schedules.ARCHITECTURES``).
         layers: trainable last base layers N (the ``L{layers}`` of every output path).
-        schedule: how N was asked for: ``L<N>``, ``frozen <p>%`` or ``scratch``.
+        schedule: how N was asked for: ``L<N>``, ``blocks <k>``, ``frozen <p>%`` or ``scratch``.
         weights: initial weights of the base (``imagenet``, ``none`` or a file).
         reinitialise: the N trainable base layers start from a fresh random initialisation.
         head: the head config section of this architecture.
@@ -124,15 +166,16 @@ def architecture_steps(arch, entry, training):
 
     Args:
         arch: the entry's key.
-        entry: a list of trainable-layer counts, or an object with ``layers`` (counts),
-            ``frozen_fractions`` (fractions of the base's layers kept frozen at the initial
+        entry: a list of trainable-layer counts, or an object with ``layers`` (counts), ``blocks``
+            (counts k of top blocks, ``BLOCK_STARTS``), ``frozen_fractions`` (fractions of the
+            base's layers kept frozen at the initial
             weights), ``from_scratch`` (random initialisation, all layers trainable), and the
             per-architecture ``weights``, ``reinitialise`` and ``head``.
         training: the validated ``training`` config section (defaults for weights and head).
 
     Raises:
         ValueError: unknown architecture, a count out of range, or two steps with the same N
-            (they would write the same files).
+            (they would write the same files, e.g. ``layers: [11]`` and ``blocks: [1]`` of ResNet50).
     """
     if isinstance(entry, list):
         entry = {"layers": entry}
@@ -143,12 +186,18 @@ def architecture_steps(arch, entry, training):
     n_layers = base_layer_count(arch, HeadSettings.from_config(head))
     validate_schedule(arch, list(entry.get("layers", [])), n_layers)
     steps = [TrainingStep(arch, n, f"L{n}", weights, reinitialise, head) for n in entry.get("layers", [])]
+    starts = block_starts(arch, HeadSettings.from_config(head))
+    for k in entry.get("blocks", []):
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= len(starts):
+            raise ValueError(f"architectures.{arch}.blocks: {k!r} blocks requested but {arch} has {len(starts)} "
+                             f"blocks (allowed 0..{len(starts)})")
+        steps.append(TrainingStep(arch, starts[k - 1] if k else 0, f"blocks {k}", weights, reinitialise, head))
     steps += [TrainingStep(arch, layers_for_fraction(f, n_layers), f"frozen {_percent(f)}", weights, reinitialise,
                            head) for f in entry.get("frozen_fractions", [])]
     if entry.get("from_scratch", False):
         steps.append(TrainingStep(arch, n_layers, "scratch", "none", False, head))
     if not steps:
-        raise ValueError(f"architectures.{arch}: no layers, frozen_fractions or from_scratch step")
+        raise ValueError(f"architectures.{arch}: no layers, blocks, frozen_fractions or from_scratch step")
     seen = {}
     for step in steps:
         if step.layers in seen:

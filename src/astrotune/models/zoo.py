@@ -144,7 +144,9 @@ def load_model(path):
     """Load a classifier saved as ``.keras`` (safe mode on; registers the preprocessing layer)."""
     import keras
 
-    import astrotune.models.layers  # noqa: F401  (registers ImagenetPreprocessing, CBAM, ...)
+    from astrotune.models.registration import register_layers
+
+    register_layers()  # ImagenetPreprocessing, CBAM, ..., the per-block optimizers
 
     model = keras.saving.load_model(path)
     model.jit_compile = False  # as in training: XLA compilation of these graphs costs more than it saves

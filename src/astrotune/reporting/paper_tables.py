@@ -15,6 +15,7 @@ import pandas as pd
 
 from astrotune.io import atomic_path
 from astrotune.models import paper
+from astrotune.reporting import results as runs
 
 UNITS = {"": 1, "K": 10**3, "M": 10**6}
 MATCHES, DIFFERS, NOT_IN_PAPER = "matches", "differs", "not in paper"
@@ -180,63 +181,63 @@ def _explain_cell(arch, layers, params, text, curve, total_layers):
 
 
 def _check_results(results):
-    """Raise ValueError unless ``results`` has the columns and one row per (arch, layers)."""
+    """Raise ValueError unless ``results`` has the columns and one row per (arch, layers) and seed, if any."""
     missing = [c for c in RESULT_COLUMNS if c not in results.columns]
     if missing:
         raise ValueError(f"results lack column(s) {', '.join(missing)}")
-    duplicated = results[results.duplicated(["arch", "layers"])]
+    run = ["arch", "layers"] + (["seed"] if "seed" in results else [])
+    duplicated = results[results.duplicated(run)]
     if len(duplicated):
-        raise ValueError(f"results repeat (arch, layers): {duplicated[['arch', 'layers']].values.tolist()}")
+        raise ValueError(f"results repeat ({', '.join(run)}): {duplicated[run].values.tolist()}")
     if results["val_accuracy"].isna().any():
         raise ValueError(f"results lack val_accuracy for {results[results['val_accuracy'].isna()]['arch'].tolist()}")
 
 
-def _accuracy_columns(row, test):
-    """Accuracy columns of one model, named by the split they come from; the majority-class
-    baseline of that split beside them."""
+def _accuracy_columns(row, test, replicated):
+    """Accuracy columns of one model (an ``over_seeds`` row), named by the split they come from; the
+    majority-class baseline of that split beside them; then the seed columns (``results.seed_columns``)."""
     keys = ["val_accuracy", "val_ci_low", "val_ci_high", "val_majority"]
     if test:
         keys += ["test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
                  "test_majority"]
-    return {key: row.get(key, float("nan")) for key in keys}
+    return {key: row.get(key, float("nan")) for key in keys} | runs.seed_columns(row, test, replicated)
 
 
 def table4(results, paper_comparison=True):
     """Table 4: baseline (0 trainable layers) accuracy per architecture.
 
     Args:
-        results: ``results.collect_metrics`` frame (one row per trained model).
+        results: ``results.collect_metrics`` frame (one row per training run; a model's row is the
+            study seed's run, with its accuracy over seeds beside it: ``results.over_seeds``).
         paper_comparison: put the paper's values beside ours (only for a study that reproduces the
             paper's design; otherwise the numbers are not comparable and are left out).
     """
-    from astrotune.reporting.results import has_test_split
-
     _check_results(results)
-    test = has_test_split(results)
+    test, models = runs.has_test_split(results), runs.over_seeds(results)
+    replicated = runs.seeds_replicated(models)
     rows = []
     for arch in _architectures(results):
-        baseline = results[(results["arch"] == arch) & (results["layers"] == 0)]
+        baseline = models[(models["arch"] == arch) & (models["layers"] == 0)]
         paper_text, paper_accuracy = paper.TABLE4.get(arch, ("", pd.NA))
-        row = {"arch": arch, "weights": _origin(baseline.iloc[0] if len(baseline) else {}), "trainable_params": pd.NA,
-               "P": ""}
-        if baseline.empty:
-            row |= _accuracy_columns({}, test) | {"note": "no baseline: 0 trainable layers is not in the schedule"}
-        else:
-            params = int(baseline["trainable_params"].iloc[0])
+        model = baseline.iloc[0] if len(baseline) else {}
+        row = {"arch": arch, "weights": _origin(model), "trainable_params": pd.NA, "P": ""}
+        row |= _accuracy_columns(model, test, replicated)
+        row["note"] = "" if len(baseline) else "no baseline: 0 trainable layers is not in the schedule"
+        if len(baseline):
+            params = int(model["trainable_params"])
             row |= {"trainable_params": params, "P": format_like(params, paper_text) if paper_text else format_count(params)}
-            row |= _accuracy_columns(baseline.iloc[0], test) | {"note": ""}
         if paper_comparison:
             check = NOT_IN_PAPER
             if paper_text and not baseline.empty:
                 check = MATCHES if matches_printed(row["trainable_params"], paper_text) else DIFFERS
             row |= {"paper_P": paper_text, "paper_accuracy": paper_accuracy, "params_check": check}
         rows.append(row)
-    return _with_int_columns(pd.DataFrame(rows), ["trainable_params"])
+    return _with_int_columns(pd.DataFrame(rows), ["trainable_params", "n_seeds"])
 
 
 def table5(results, paper_comparison=True, comparison=None):
-    """Table 5: per architecture, the trainable-layer count chosen on validation accuracy (ties:
-    fewest layers), with its tuning ratios and, when the study has a test split, that model's
+    """Table 5: per architecture, the trainable-layer count chosen on validation accuracy (its mean over
+    seeds; ties: fewest layers), with its tuning ratios and, when the study has a test split, that model's
     held-out test accuracy (plain, with TTA, balanced).
 
     ``comparison`` (``uncertainty.compare_prediction_files`` of the chosen models on validation)
@@ -246,12 +247,10 @@ def table5(results, paper_comparison=True, comparison=None):
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
     total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
     """
-    from astrotune.reporting.results import cache_refused, has_test_split, select_best
-
     _check_results(results)
-    test = has_test_split(results)
-    best = select_best(results)
-    refusals = results.assign(refused=cache_refused(results)).groupby("arch")["refused"].sum() if "cache" in results else None
+    test, best = runs.has_test_split(results), runs.select_best(results)
+    refused = results.assign(refused=runs.cache_refused(results)) if "cache" in results else None
+    refusals = refused.groupby("arch")["refused"].sum() if refused is not None else None
     rows = []
     for arch in _architectures(results):
         row = best.loc[arch]
@@ -259,7 +258,7 @@ def table5(results, paper_comparison=True, comparison=None):
                  "trainable_params": int(row["trainable_params"]),
                  "layer_tuning_ratio": row["layers"] / row["total_layers"],
                  "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
-        entry |= _accuracy_columns(row, test)
+        entry |= _accuracy_columns(row, test, runs.seeds_replicated(best))
         entry["reported_on"] = REPORTED_ON[test]
         if comparison is not None:
             entry["val_indistinguishable_from_top"] = bool(comparison.loc[arch, "indistinguishable"])

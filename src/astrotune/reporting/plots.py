@@ -6,19 +6,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from astrotune.io import atomic_path  # noqa: E402
+from astrotune.reporting.results import over_seeds, seeds_replicated  # noqa: E402
 
 
 def accuracy_vs_layers(results, arch, path):
-    """Validation accuracy (left axis) and trainable parameters (right axis) vs trainable layers.
+    """Validation accuracy (left axis) and trainable parameters (right axis) vs trainable layers; with
+    several training seeds, the mean accuracy over seeds with their standard deviation as error bars.
 
     Args:
-        results: DataFrame of one architecture with columns layers, val_accuracy, trainable_params.
+        results: DataFrame of one architecture's runs with columns layers, val_accuracy, trainable_params
+            (and seed, one row per run, when the study has several seeds).
     """
-    results = results.sort_values("layers")
+    results = over_seeds(results).sort_values("layers")
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(results["layers"], 100 * results["val_accuracy"], "o-", color="tab:blue", label="validation accuracy")
+    label = "validation accuracy (%)"
+    if seeds_replicated(results):
+        label += f", mean ± std over {results['n_seeds'].max()} seeds"
+        ax.errorbar(results["layers"], 100 * results["val_accuracy_seed_mean"],
+                    yerr=100 * results["val_accuracy_seed_std"], fmt="o-", capsize=3, color="tab:blue", label=label)
+    else:
+        ax.plot(results["layers"], 100 * results["val_accuracy"], "o-", color="tab:blue", label=label)
     ax.set_xlabel("trainable layers (last N of the base)")
-    ax.set_ylabel("validation accuracy (%)", color="tab:blue")
+    ax.set_ylabel(label, color="tab:blue")
     params = ax.twinx()
     params.plot(results["layers"], results["trainable_params"], "s--", color="tab:orange",
                 label="trainable parameters")

@@ -12,6 +12,11 @@ validation, ``test_*`` on the held-out test set (empty when the study has none).
 on test: each model's epoch is fixed by validation (early stopping) or the schedule, and the
 ``chosen_on_validation`` column marks the table's best model by validation accuracy. The paper's
 printed values stand beside ours in ``paper_*`` columns.
+
+With several training seeds (``n_seeds``) a row is the study seed's run, and the seed columns
+(``results.seed_columns``: ``run_seed``, the mean and standard deviation over seeds of validation and test
+accuracy) stand before ``chosen_on_validation``, which then marks the best mean validation accuracy.
+Every table says ``n_seeds``.
 """
 
 import json
@@ -20,7 +25,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from astrotune.reporting.results import weights_origin
+from astrotune.reporting.results import over_seeds, seed_columns, seeds_replicated, weights_origin
 
 FORMS = ("fu_table1", "alberghi_table", "yan_table2")
 
@@ -39,7 +44,7 @@ YAN_TABLE2 = {"MobileNetV2": (0.784, "6.9M"), "ResNet50": (0.909, "25.6M"), "VGG
 
 
 def load_models(metrics_paths, history_paths):
-    """One row per trained model: its summary, per-split metrics and the training numbers of the
+    """One row per training run: its summary, per-split metrics and the training numbers of the
     epoch it kept (the best epoch when early stopping restored it, else the last one)."""
     rows = []
     for metrics_path, history_path in zip(metrics_paths, history_paths):
@@ -49,6 +54,7 @@ def load_models(metrics_paths, history_paths):
         kept = kept if len(kept) else history.tail(1)
         row = {key: metrics.get(key) for key in ("arch", "layers", "schedule", "weights", "reinitialise",
                                                   "trainable_params", "total_params", "epochs_run")}
+        row["seed"] = metrics.get("seed", np.nan)
         row["weights_origin"] = weights_origin(metrics)
         row |= {"train_loss": float(kept["loss"].iloc[0]), "train_accuracy": float(kept["accuracy"].iloc[0])}
         for subset in ("val", "test"):
@@ -61,8 +67,13 @@ def load_models(metrics_paths, history_paths):
 
 
 def _mark_chosen(table, models):
-    """``chosen_on_validation``: the row whose model has the highest validation accuracy."""
-    best = int(np.argmax(models["val_accuracy"].to_numpy()))
+    """The seed columns of the rows' ``models`` (``over_seeds`` rows), then ``chosen_on_validation``: the
+    row whose model has the highest validation accuracy (mean over seeds)."""
+    replicated = seeds_replicated(models)
+    columns = [seed_columns(model, True, replicated) for _, model in models.iterrows()]
+    for name in columns[0] if columns else ():
+        table[name] = [row[name] for row in columns]
+    best = int(np.argmax(models["val_accuracy_seed_mean"].to_numpy()))
     table.insert(len(table.columns), "chosen_on_validation", ["yes" if i == best else "" for i in range(len(table))])
     return table
 
@@ -127,8 +138,8 @@ def alberghi_table(models):
 
 def yan_table2(models):
     """Yan et al. Table 2 (one row per architecture instead of one column): top accuracy, macro F1
-    and parameters; per architecture the model with the best validation accuracy (ties: fewest layers)."""
-    ranked = models.sort_values(["val_accuracy", "layers"], ascending=[False, True], kind="stable")
+    and parameters; per architecture the model with the best (mean) validation accuracy (ties: fewest layers)."""
+    ranked = models.sort_values(["val_accuracy_seed_mean", "layers"], ascending=[False, True], kind="stable")
     best = ranked.drop_duplicates("arch").sort_values("arch", key=lambda a: a != "EfficientNetV2S").reset_index(drop=True)
     table = pd.DataFrame({
         "arch": best["arch"], "weights": best["weights_origin"], "layers": best["layers"],
@@ -142,7 +153,8 @@ def yan_table2(models):
 
 
 def study_table(form, models):
-    """The table of ``form`` (one of FORMS) from ``load_models`` rows."""
+    """The table of ``form`` (one of FORMS) from ``load_models`` rows (one per run), a row per model."""
     if form not in FORMS:
         raise ValueError(f"tables.study {form!r} is not one of {', '.join(FORMS)}")
-    return {"fu_table1": fu_table1, "alberghi_table": alberghi_table, "yan_table2": yan_table2}[form](models)
+    forms = {"fu_table1": fu_table1, "alberghi_table": alberghi_table, "yan_table2": yan_table2}
+    return forms[form](over_seeds(models))

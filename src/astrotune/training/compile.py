@@ -6,8 +6,10 @@ import numpy as np
 
 def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_compile=False):
     """Build the classifier with its last ``layers`` base layers trainable (re-initialised when
-    ``settings.reinitialise``), compiled with the configured optimizer and schedule (``optim.py``)."""
+    ``settings.reinitialise``), compiled with the configured optimizer and schedule (``optim.py``),
+    its learning rate decaying per base block below the head when ``settings.block_lr_decay`` is not 1."""
     from astrotune.models.augment import augmentation_block
+    from astrotune.models.blocks import block_lr_factors
     from astrotune.models.trainable import set_trainable_last_layers
     from astrotune.models.zoo import build_classifier
     from astrotune.training.optim import build_optimizer
@@ -18,9 +20,11 @@ def compiled_model(arch, layers, n_classes, input_shape, n_train, settings, jit_
                                    reinitialise=layers if settings.reinitialise else 0,
                                    center_crop=settings.center_crop, batchnorm=settings.batchnorm)
     set_trainable_last_layers(model, base, layers)
+    factors = (block_lr_factors(model, base, arch, settings.block_lr_decay) if settings.block_lr_decay != 1
+               else None)
     # XLA compilation of these large graphs costs more than it saves on small data (3x slower on CPU);
     # performance.xla turns it on for GPU runs.
-    compile_classifier(model, build_optimizer(settings, n_train), jit_compile)
+    compile_classifier(model, build_optimizer(settings, n_train, factors), jit_compile)
     return model
 
 

@@ -59,11 +59,14 @@ def cache_key(dataset_sha256, arch, layers, settings, feature_dtype):
 @dataclass(frozen=True)
 class CacheFile:
     """A feature cache a training job may use: its path, the sha256 of the packed data set it was
-    computed from, and the trainable-layer count of its cut."""
+    computed from, the trainable-layer count of its cut and the seed it was computed with when that is
+    not the job's (None: the job's). A run of another training seed shares the study seed's cache; its
+    model's prefix must still have the cache's digest (the same loaded weights)."""
 
     path: str
     dataset_sha256: str
     layers: int
+    seed: int | None = None
 
 
 def cache_possible(arch, augmentation, batchnorm="train", pretrained=False):

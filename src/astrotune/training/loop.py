@@ -8,6 +8,7 @@ loss has not improved for ``patience`` epochs and the model returned is the best
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,8 @@ def cached_training(model, arch, features, used_rows, layers, settings, performa
     try:
         if not possible:
             raise ValueError(reason)
-        key = cache_key(features.dataset_sha256, arch, features.layers, settings, performance.numeric.feature_dtype)
+        built_with = settings if features.seed is None else replace(settings, seed=features.seed)
+        key = cache_key(features.dataset_sha256, arch, features.layers, built_with, performance.numeric.feature_dtype)
         cached = CachedTraining(model, open_cache(features.path, key), layers, settings,
                                 performance.exact.memory_budget_mb, used_rows, jit_compile)
     except ValueError as err:

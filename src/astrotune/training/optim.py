@@ -49,20 +49,29 @@ def learning_rate_schedule(settings, n_train):
     return keras.optimizers.schedules.InverseTimeDecay(settings.learning_rate, decay_steps, settings.lr_decay_rate)
 
 
-def build_optimizer(settings, n_train):
+def build_optimizer(settings, n_train, factors=None):
     """The configured Keras optimizer (``adam``, ``adamw`` or ``sgd``) with its learning-rate schedule.
 
     ``weight_decay`` is AdamW's decoupled decay (ignored by Adam and SGD, whose regularisation is
-    the head's L2); ``momentum`` and ``nesterov`` apply to SGD.
+    the head's L2); ``momentum`` and ``nesterov`` apply to SGD. With ``factors`` (one per variable the
+    optimizer will be built on, ``blocks.block_lr_factors``) it is the same optimizer whose update of
+    each variable uses the learning rate times that variable's factor (``training.block_lr_decay``).
     """
     import keras
 
     rate = learning_rate_schedule(settings, n_train)
     name = settings.optimizer
-    if name == "adam":
-        return keras.optimizers.Adam(rate)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"training.optimizer {name!r} is not one of {', '.join(OPTIMIZERS)}")
+    if factors is not None:
+        from astrotune.models.block_optimizers import BLOCK_OPTIMIZERS
+
+        classes, extra = BLOCK_OPTIMIZERS, {"factors": factors}
+    else:
+        classes, extra = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+                          "sgd": keras.optimizers.SGD}, {}
     if name == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay)
+        return classes[name](rate, weight_decay=settings.weight_decay, **extra)
     if name == "sgd":
-        return keras.optimizers.SGD(rate, momentum=settings.momentum, nesterov=settings.nesterov)
-    raise ValueError(f"training.optimizer {name!r} is not one of {', '.join(OPTIMIZERS)}")
+        return classes[name](rate, momentum=settings.momentum, nesterov=settings.nesterov, **extra)
+    return classes[name](rate, **extra)

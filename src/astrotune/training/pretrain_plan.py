@@ -88,10 +88,11 @@ def resolve_steps(steps, dataset):
 def pretrain_training_section(config):
     """The ``training`` section of the pretraining runs: the study's with ``pretrain.training`` over it,
     the initial weights ``pretrain.weights``, no re-initialisation, the whole source image (unless
-    ``pretrain.training.center_crop`` says otherwise) and the plain head unless one is given."""
+    ``pretrain.training.center_crop`` says otherwise), the plain head unless one is given, and one
+    learning rate for the whole base unless ``pretrain.training.block_lr_decay`` gives a decay."""
     pretrain = config.get("pretrain") or {}
     overrides = dict(pretrain.get("training") or {})
-    return dict(config["training"]) | {"center_crop": 0, "head": {}} | overrides | {
+    return dict(config["training"]) | {"center_crop": 0, "head": {}, "block_lr_decay": 1.0} | overrides | {
         "weights": pretrain.get("weights", "none"), "reinitialise": False}
 
 

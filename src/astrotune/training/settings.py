@@ -33,6 +33,7 @@ class TrainingSettings:
     lr_min: float = 0.0
     lr_decay_rate: float = 0.96
     lr_decay_steps: int | None = None
+    block_lr_decay: float = 1.0
     optimizer: str = "adam"
     weight_decay: float = 0.01
     momentum: float = 0.0
@@ -53,7 +54,8 @@ class TrainingSettings:
 
     @classmethod
     def from_config(cls, section, seed):
-        """Settings from the validated ``training`` config section and the study's seed."""
+        """Settings from the validated ``training`` config section and the run's training seed (the study's
+        ``seed``, or ``seed + k`` for the k-th extra seed of ``n_seeds``)."""
         section = dict(section)
         return cls(**section | {"augmentation": AugmentationSettings(**section.get("augmentation", {})),
                                 "early_stopping": EarlyStopping(**section.get("early_stopping", {})),
