@@ -14,8 +14,13 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES)
 
+# Two pytest-xdist workers: most of the suite keeps one core busy at a time (TensorFlow imports, Snakemake
+# start-ups, small models), so two share the two cores. A module's tests, and all tests reading one shared
+# workflow run, stay on one worker, the end-to-end groups first (tests/conftest.py). `$(VENV)/bin/pytest`
+# alone runs the suite in one process, in file order.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # The workflow catalog's conventions (snakefmt, snakemake --lint) and ruff; tests/test_lint.py runs the same.
 lint: $(VENV)/.installed

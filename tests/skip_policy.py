@@ -110,7 +110,15 @@ def pytest_runtest_makereport(item, call):
         reason = policy.refused[-1][1]
         report.outcome = "failed"
         report.longrepr = policy.message(reason)
+        report.user_properties.append(("refused_skip", reason))  # for the pytest-xdist controller
     return report
+
+
+def pytest_runtest_logreport(report):
+    """Under pytest-xdist the workers refuse the skips: the controller lists those of the reports they send."""
+    policy = _policy()
+    if policy is not None and getattr(report, "node", None) is not None:  # sent by a pytest-xdist worker
+        policy.refused += [(report.nodeid, value) for name, value in report.user_properties if name == "refused_skip"]
 
 
 def pytest_collectreport(report):

@@ -2,22 +2,18 @@
 cache; round trip of one study (`dvc repro study@<name>`, push to a local directory remote, clone, pull).
 The pulled copy must equal the original byte for byte, and after the documented `snakemake --touch`
 (pulled files carry checkout times, not workflow order) Snakemake must have nothing to do, although the
-feature caches stayed behind. The round trip runs a one-model version of the default study.
+feature caches stayed behind. The round trip runs a one-model version of the default study: the one
+tests/test_resume.py kills and resumes under DVC (tests/dvc_study.py), run once for both.
 """
 
-import copy
 import hashlib
 import json
 
 import pytest
 import yaml
+from dvc_study import CONFIG, DATASET, STAGE
 
-from workflow_helpers import PROJECT_ROOT, TINY_CONFIG, dvc_project, git, run
-
-DATASET = "synthetic-demo"  # the default study's stage, study@synthetic-demo, runs config/config.yaml
-STAGE = f"study@{DATASET}"
-CONFIG = copy.deepcopy(TINY_CONFIG) | {"architectures": {"VGG16": [2]}}
-CONFIG["dataset"] = CONFIG["dataset"] | {"name": DATASET}
+from workflow_helpers import PROJECT_ROOT, dvc_project, git, run
 
 
 def recorded_files(workdir):
@@ -69,12 +65,11 @@ def test_study_stage_records_data_models_metrics_and_tables_but_no_feature_cache
 
 
 @pytest.fixture(scope="module")
-def pushed(tmp_path_factory):
-    """A project that ran the one-model default study through `dvc repro` and pushed it to a local remote."""
-    root = tmp_path_factory.mktemp("dvc")
-    origin = dvc_project(root / "origin", CONFIG)
-    run("dvc", "remote", "add", "-d", "shared", str(root / "remote"), cwd=origin)
-    run("dvc", "repro", STAGE, cwd=origin)
+def pushed(dvc_study):
+    """The project that ran the one-model default study through `dvc repro` (killed once, resumed), pushed
+    to a local remote."""
+    origin = dvc_study.project
+    run("dvc", "remote", "add", "-d", "shared", str(origin.parent / "remote"), cwd=origin)
     git("add", "-A", cwd=origin)
     git("commit", "-q", "-m", "one study", cwd=origin)
     run("dvc", "push", STAGE, cwd=origin)

@@ -39,8 +39,8 @@ SKIPPING = textwrap.dedent("""
 COLLECTION = 'import pytest\n\npytest.importorskip("astrotune_no_such_module")\n\n\ndef test_never():\n    pass\n'
 
 
-def run_pytest(tmp_path, files=None, **env):
-    """pytest on ``files`` (name: source; default SKIPPING and COLLECTION) with the policy plugin.
+def run_pytest(tmp_path, files=None, args=(), **env):
+    """pytest on ``files`` (name: source; default SKIPPING and COLLECTION) with the policy plugin and ``args``.
 
     Returns (exit status, output)."""
     files = files or {"test_skipping.py": SKIPPING, "test_collection.py": COLLECTION}
@@ -50,7 +50,7 @@ def run_pytest(tmp_path, files=None, **env):
                if k not in ("CI", "ASTROTUNE_ALLOWED_SKIPS_ONLY", "ASTROTUNE_ALLOWED_SKIPS_FILE", "PYTEST_ADDOPTS")}
     environ.update(env, PYTHONPATH=os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "skip_policy", "-p", "no:cacheprovider", "-ra",
-                             "--rootdir", str(tmp_path), str(tmp_path)],
+                             "--rootdir", str(tmp_path), *args, str(tmp_path)],
                             cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
     return result.returncode, result.stdout + result.stderr
 
@@ -73,6 +73,18 @@ def test_ci_fails_on_unlisted_and_local_only_reasons(tmp_path):
     assert "REFUSED SKIP test_skipping.py::test_no_reason: (no reason given)" in output
     assert re.search(r"REFUSED SKIP test_collection.py: could not import 'astrotune_no_such_module'", output), output
     assert re.search(r"SKIPPED \[1\] test_skipping.py:\d+: no GPU", output), output  # listed, and shown
+
+
+def test_ci_under_pytest_xdist_fails_and_lists_the_skips_its_workers_refused(tmp_path):
+    """`make test` runs two pytest-xdist workers: they refuse the skips, the controller lists them."""
+    status, output = run_pytest(tmp_path, args=("-n", "2"), CI="true")
+    assert status == 1, output
+    assert outcomes(output) == {"failed": 3, "passed": 1, "skipped": 2, "xfailed": 1}, output
+    for test in ("test_slurm", "test_data"):
+        assert f"REFUSED SKIP test_skipping.py::{test}: " in output, output
+    assert "REFUSED SKIP test_skipping.py::test_no_reason: (no reason given)" in output
+    assert re.search(r"REFUSED SKIP test_collection.py: could not import 'astrotune_no_such_module'", output), output
+    assert "every skip is on" not in output
 
 
 def test_developer_check_allows_local_reasons(tmp_path):

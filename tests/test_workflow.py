@@ -76,6 +76,16 @@ def test_network_settings_rerun_nothing_and_the_learning_rate_every_training(tin
     assert not {"render_synthetic_sky", "pack_dataset", "split_dataset", "summarize_architecture"} & set(jobs)
 
 
+def test_more_seeds_train_only_the_new_seeds_runs_and_redo_the_tables(tiny_run, tmp_path):
+    """n_seeds 2 on a finished one-seed study: the study seed's runs keep their paths and are not rerun
+    (nor their cache, confusion matrices or explanations); each model trains once more, seed 8."""
+    jobs = dry_run_with(tiny_run, tmp_path, copy.deepcopy(TINY_CONFIG) | {"n_seeds": 2})
+    n_models = sum(len(layers) for layers in TINY_CONFIG["architectures"].values())
+    assert jobs["train_model"] == n_models and jobs["evaluate_model"] == n_models
+    assert jobs["aggregate_results"] == 1 and jobs["plot_architecture"] == len(TINY_CONFIG["architectures"])
+    assert not {"cache_features", "pack_dataset", "plot_confusion", "explain_models"} & set(jobs)
+
+
 def test_same_seed_same_metrics(tiny_run):
     metrics = tiny_run / "results" / "tiny" / "metrics" / "MobileNetV2" / "L3.json"
     before = json.loads(metrics.read_text())
