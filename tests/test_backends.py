@@ -51,13 +51,20 @@ def build_and_save(path):
 def other_backend(name, folder):
     """Run CHILD on the backend ``name``: it explains ``folder/model.keras``, builds and explains
     ``folder/other.keras``; returns both results and the versions it ran."""
+    run_child(name, CHILD, folder)
+    return dict(np.load(folder / "loaded.npz")), dict(np.load(folder / "built.npz"))
+
+
+def run_child(name, code, folder):
+    """Run ``code`` (formatted with ``tests`` and ``folder``) in a fresh Python on the backend ``name``
+    (skipped where it is not installed); returns the JSON report on its last line, which names the backend."""
     require(name)
-    result = subprocess.run([sys.executable, "-c", CHILD.format(tests=str(TESTS), folder=str(folder))],
+    result = subprocess.run([sys.executable, "-c", code.format(tests=str(TESTS), folder=str(folder))],
                             env=os.environ | {"KERAS_BACKEND": name}, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    versions = json.loads(result.stdout.strip().splitlines()[-1])
-    assert versions["backend"] == name
-    return dict(np.load(folder / "loaded.npz")), dict(np.load(folder / "built.npz"))
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == name
+    return report
 
 
 def require(name):

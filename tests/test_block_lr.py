@@ -3,10 +3,6 @@ variable in the i-th block below the head is decay**i times the undecayed one, f
 with a schedule, on TensorFlow, JAX and PyTorch, under mixed_float16 and on a cached suffix; a saved
 model resumes identically. Other backends run in a child process (fixed when Keras is imported)."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +19,7 @@ from astrotune.models.cut import find_base, model_input, prefix_outputs, split_c
 from astrotune.models.zoo import load_model, save_model  # noqa: E402
 from astrotune.training.compile import compile_classifier, compiled_model  # noqa: E402
 
-from test_backends import require  # noqa: E402
+from test_backends import run_child  # noqa: E402
 
 TESTS = Path(__file__).parent
 ARCH, SIDE, N_CLASSES, DECAY = "VGG11", 32, 3, 0.5  # VGG11: 15 layers in 5 blocks
@@ -160,12 +156,7 @@ def test_the_decay_is_part_of_a_checkpoint_identity(tmp_path):
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
 def test_other_backends_decay_per_block_and_resume(name, tmp_path):
-    require(name)
-    result = subprocess.run([sys.executable, "-c", CHILD.format(tests=str(TESTS), folder=str(tmp_path))],
-                            env=os.environ | {"KERAS_BACKEND": name}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["backend"] == name
+    report = run_child(name, CHILD, tmp_path)
     for optimizer, errors in report["errors"].items():
         assert errors["error"] <= 1 and errors["blocks_moved"] == [0, 1, 2, 3, 4, 5], (optimizer, errors)
     assert report["resume"] == 0.0, report
