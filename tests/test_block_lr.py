@@ -21,7 +21,6 @@ from astrotune.training.compile import compile_classifier, compiled_model  # noq
 
 from test_backends import run_child  # noqa: E402
 
-TESTS = Path(__file__).parent
 ARCH, SIDE, N_CLASSES, DECAY = "VGG11", 32, 3, 0.5  # VGG11: 15 layers in 5 blocks
 SETTINGS = TrainingSettings(epochs=2, batch_size=4, learning_rate=0.01, weight_decay=0.1, seed=3)
 CHILD = textwrap.dedent("""
