@@ -39,6 +39,20 @@ def test_exponential_and_inverse_time_decay():
     assert learning_rate_schedule(settings(), n_train=100) == 5e-4
 
 
+def test_warmup_rises_linearly_then_follows_the_schedule():
+    """1 epoch (10 steps) of warm-up out of 4: 0 -> learning_rate, then constant or a cosine over 30 steps."""
+    cosine = learning_rate_schedule(settings(lr_schedule="cosine", lr_warmup_epochs=1), n_train=100)
+    assert [rate(cosine, step) for step in (0, 5)] == pytest.approx([0.0, 2.5e-4])
+    assert rate(cosine, 10) == pytest.approx(5e-4) and rate(cosine, 25) == pytest.approx(2.5e-4, rel=1e-5)
+    assert rate(cosine, 40) == pytest.approx(0.0, abs=1e-9)
+    constant = learning_rate_schedule(settings(lr_warmup_epochs=0.5), n_train=100)
+    assert [rate(constant, step) for step in (0, 4, 5, 39)] == pytest.approx([0.0, 4e-4, 5e-4, 5e-4])
+    with pytest.raises(ValueError, match="lr_warmup_epochs works with lr_schedule constant or cosine"):
+        learning_rate_schedule(settings(lr_schedule="exponential", lr_warmup_epochs=1), n_train=100)
+    with pytest.raises(ValueError, match="leaves none of the 4 epochs"):
+        learning_rate_schedule(settings(lr_warmup_epochs=4), n_train=100)
+
+
 @pytest.mark.parametrize("name, cls", [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
 def test_build_optimizer(name, cls):
     optimizer = build_optimizer(settings(optimizer=name, weight_decay=0.02, momentum=0.9), n_train=100)

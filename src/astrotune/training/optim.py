@@ -21,7 +21,7 @@ def learning_rate_schedule(settings, n_train):
 
     Args:
         settings: ``train.TrainingSettings`` (learning_rate, lr_schedule, lr_min, lr_decay_rate,
-            lr_decay_steps, epochs, batch_size).
+            lr_decay_steps, lr_warmup_epochs, epochs, batch_size).
         n_train: training images per epoch (after balancing), which sets the steps per epoch.
 
     Returns:
@@ -29,24 +29,51 @@ def learning_rate_schedule(settings, n_train):
         ``exponential``: learning_rate * rate ** (step / decay_steps);
         ``inverse_time``: learning_rate / (1 + rate * step / decay_steps), which with decay_steps 1
         is the legacy Keras ``decay`` argument; decay_steps defaults to one epoch's steps.
+        With ``lr_warmup_epochs`` the rate first rises linearly from 0 to learning_rate over that many
+        epochs' steps (``constant`` and ``cosine``), then follows the schedule over the remaining steps.
     """
     import keras
 
     name = settings.lr_schedule
     if name not in SCHEDULES:
         raise ValueError(f"training.lr_schedule {name!r} is not one of {', '.join(SCHEDULES)}")
+    per_epoch = steps_per_epoch(n_train, settings.batch_size)
+    if settings.lr_warmup_epochs:
+        return _warmup_schedule(settings, per_epoch)
     if name == "constant":
         return settings.learning_rate
-    per_epoch = steps_per_epoch(n_train, settings.batch_size)
     if name == "cosine":
-        if settings.lr_min > settings.learning_rate:
-            raise ValueError(f"training.lr_min {settings.lr_min} is above learning_rate {settings.learning_rate}")
         return keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.epochs * per_epoch,
-                                                      alpha=settings.lr_min / settings.learning_rate)
+                                                      alpha=_cosine_floor(settings))
     decay_steps = settings.lr_decay_steps or per_epoch
     if name == "exponential":
         return keras.optimizers.schedules.ExponentialDecay(settings.learning_rate, decay_steps, settings.lr_decay_rate)
     return keras.optimizers.schedules.InverseTimeDecay(settings.learning_rate, decay_steps, settings.lr_decay_rate)
+
+
+def _cosine_floor(settings):
+    """lr_min as the fraction of learning_rate a cosine schedule ends at."""
+    if settings.lr_min > settings.learning_rate:
+        raise ValueError(f"training.lr_min {settings.lr_min} is above learning_rate {settings.learning_rate}")
+    return settings.lr_min / settings.learning_rate
+
+
+def _warmup_schedule(settings, per_epoch):
+    """Keras' cosine schedule with its linear warm-up: after the warm-up steps, a cosine decay to lr_min
+    (``cosine``) or none at all (``constant``, a cosine whose floor is the learning rate itself)."""
+    import keras
+
+    if settings.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"training.lr_warmup_epochs works with lr_schedule constant or cosine, "
+                         f"not {settings.lr_schedule!r}")
+    if settings.lr_warmup_epochs >= settings.epochs:
+        raise ValueError(f"training.lr_warmup_epochs {settings.lr_warmup_epochs} leaves none of the "
+                         f"{settings.epochs} epochs after the warm-up")
+    warmup_steps = math.ceil(settings.lr_warmup_epochs * per_epoch)
+    floor = 1.0 if settings.lr_schedule == "constant" else _cosine_floor(settings)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=settings.epochs * per_epoch - warmup_steps,
+                                                  alpha=floor, warmup_target=settings.learning_rate,
+                                                  warmup_steps=warmup_steps)
 
 
 def build_optimizer(settings, n_train, factors=None):

@@ -33,6 +33,7 @@ class TrainingSettings:
     lr_min: float = 0.0
     lr_decay_rate: float = 0.96
     lr_decay_steps: int | None = None
+    lr_warmup_epochs: float = 0.0
     block_lr_decay: float = 1.0
     optimizer: str = "adam"
     weight_decay: float = 0.01
