@@ -105,8 +105,9 @@ def test_pretraining_trains_every_base_layer_from_its_own_initial_weights_with_t
     assert section["weights"] == "none" and section["reinitialise"] is False
     assert section["epochs"] == 3 and section["learning_rate"] == 0.002 and section["batch_size"] == 16
     assert section["center_crop"] == 0 and section["head"] == {} and section["block_lr_decay"] == 1.0
-    assert pretrain_plan.pretrain_layers("CompactCNN", section) == ARCHITECTURES["CompactCNN"].n_layers
-    cbam = section | {"head": {"cbam": True}}
+    assert pretrain_plan.pretrain_layers("CompactCNN", config) == ARCHITECTURES["CompactCNN"].n_layers
+    cbam = copy.deepcopy(config)
+    cbam["pretrain"]["training"]["head"] = {"cbam": True}
     assert pretrain_plan.pretrain_layers("CompactCNN", cbam) == ARCHITECTURES["CompactCNN"].n_layers - 1
     provenance = pretrain_plan.pretrain_provenance(config)
     assert provenance["source"] == "tiny-source" and provenance["seed"] == 99 and provenance["target"] == "tiny"
@@ -117,6 +118,20 @@ def test_pretraining_trains_every_base_layer_from_its_own_initial_weights_with_t
     other["pretrain"]["source"]["synthetic"]["n_objects"] = 91
     assert pretrain_plan.pretrain_provenance(other)["config_hash"] != provenance["config_hash"]
     assert pretrain_plan.pretrain_provenance(other)["source_config_hash"] != provenance["source_config_hash"]
+
+
+def test_one_architecture_pretrains_with_its_own_overrides_and_reruns_alone():
+    config = validated(PRETRAIN_CONFIG)
+    provenance = {arch: pretrain_plan.pretrain_provenance(config, arch) for arch in ("CompactCNN", "VGG16")}
+    tuned = copy.deepcopy(config)
+    tuned["pretrain"]["architecture_training"] = {"VGG16": {"learning_rate": 3e-4, "lr_warmup_epochs": 1}}
+    vgg = pretrain_plan.pretrain_training_section(tuned, "VGG16")
+    assert vgg["learning_rate"] == 3e-4 and vgg["lr_warmup_epochs"] == 1 and vgg["epochs"] == 3
+    assert pretrain_plan.pretrain_training_section(tuned, "CompactCNN") == pretrain_plan.pretrain_training_section(config)
+    assert pretrain_plan.pretrain_provenance(tuned, "CompactCNN") == provenance["CompactCNN"]
+    assert pretrain_plan.pretrain_provenance(tuned, "VGG16")["config_hash"] != provenance["VGG16"]["config_hash"]
+    checked = pretrain_plan.checkable_source_views(tuned, pretrain_plan.source_view(tuned))
+    assert [view["training"]["learning_rate"] for view in checked] == [0.002, 3e-4]
 
 
 def test_weights_origin_names_imagenet_random_the_pretraining_source_or_the_file():

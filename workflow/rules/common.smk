@@ -25,10 +25,11 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Each data set the workflow builds (the study's, a pretraining source) -> the config its data rules read.
 VIEWS = dataset_views(config)
 for _view in list(VIEWS.values())[1:]:
-    try:  # the source's data sections and the pretraining runs' training section, checked as a study's
-        check_config(pretrain_plan.checkable_source_view(config, _view), workflow.basedir)
+    try:  # the source's data sections and the pretraining runs' training sections, checked as a study's
+        for _checked in pretrain_plan.checkable_source_views(config, _view):
+            check_config(_checked, workflow.basedir)
     except InputError as err:
-        raise InputError("pretrain.source / pretrain.training", err.message) from None
+        raise InputError("pretrain.source / pretrain.training / pretrain.architecture_training", err.message) from None
 SOURCES = {view["dataset"]["source"] for view in VIEWS.values()}
 # (arch, layers) -> TrainingStep: how each job's base starts, which layers train, its head; weights
 # 'pretrained' already the path of the architecture's pretrained base.
@@ -39,7 +40,6 @@ STEPS = {(step.arch, step.layers): step for step in pretrain_plan.resolve_steps(
 DATASET = config["dataset"]["name"]
 SOURCE = config["dataset"]["source"]
 PRETRAIN_SOURCE = pretrain_plan.source_name(config)
-PRETRAIN_TRAINING = pretrain_plan.pretrain_training_section(config)  # the pretraining runs' training section
 UNSUPERVISED_WEIGHTS = pretrain_plan.resolve_weights(
     pretrain_plan.unsupervised_weights(config), DATASET, config["unsupervised"]["backbone"]
 )
@@ -128,8 +128,9 @@ def weights_origin(wildcards):
 
 def pretrain_weights_inputs(wildcards):
     """What building a base before pretraining needs (ImageNet weights at the source's side, a file)."""
-    side = PRETRAIN_TRAINING["center_crop"] or VIEWS[PRETRAIN_SOURCE]["dataset"]["image_size"]
-    return base_weights_inputs(wildcards.arch, PRETRAIN_TRAINING["weights"], side)
+    section = pretrain_plan.pretrain_training_section(config, wildcards.arch)
+    side = section["center_crop"] or VIEWS[PRETRAIN_SOURCE]["dataset"]["image_size"]
+    return base_weights_inputs(wildcards.arch, section["weights"], side)
 
 
 def pretrain_outputs():

@@ -29,10 +29,10 @@ if PRETRAIN_ARCHS:
         resources:
             gpu=1,
         params:
-            training=PRETRAIN_TRAINING,
-            layers=lambda wildcards: pretrain_plan.pretrain_layers(wildcards.arch, PRETRAIN_TRAINING),
+            training=lambda wildcards: pretrain_plan.pretrain_training_section(config, wildcards.arch),
+            layers=lambda wildcards: pretrain_plan.pretrain_layers(wildcards.arch, config),
             seed=VIEWS[PRETRAIN_SOURCE]["seed"],
-            provenance=pretrain_plan.pretrain_provenance(config),
+            provenance=lambda wildcards: pretrain_plan.pretrain_provenance(config, wildcards.arch),
             # As train_model: the memory budget decides in-memory vs streamed input, never a number.
             performance={key: value for key, value in config["performance"].items() if key != "memory_budget_mb"},
             keras_home=KERAS_HOME,

@@ -34,11 +34,13 @@ def config_for_checks(config):
     return checked
 
 
-def checkable_source_view(config, view):
-    """The source's view with the pretraining runs' training section, for the config checks (so a
-    typo in ``pretrain.training`` is named before any job, as one in ``training`` is)."""
-    section = {key: value for key, value in pretrain_training_section(config).items() if key != "reinitialise"}
-    return config_for_checks(view | {"training": section})
+def checkable_source_views(config, view):
+    """The source's view with each pretraining run's training section (the common one, and each
+    ``pretrain.architecture_training`` entry's), for the config checks: a typo in either is named
+    before any job, as one in ``training`` is."""
+    archs = [None, *((config.get("pretrain") or {}).get("architecture_training") or {})]
+    return [config_for_checks(view | {"training": {key: value for key, value in pretrain_training_section(config, arch).items()
+                                                   if key != "reinitialise"}}) for arch in archs]
 
 
 def unsupervised_weights(config):
@@ -85,19 +87,21 @@ def resolve_steps(steps, dataset):
     return [replace(step, weights=resolve_weights(step.weights, dataset, step.arch)) for step in steps]
 
 
-def pretrain_training_section(config):
-    """The ``training`` section of the pretraining runs: the study's with ``pretrain.training`` over it,
-    the initial weights ``pretrain.weights``, no re-initialisation, the whole source image (unless
-    ``pretrain.training.center_crop`` says otherwise), the plain head unless one is given, and one
-    learning rate for the whole base unless ``pretrain.training.block_lr_decay`` gives a decay."""
+def pretrain_training_section(config, arch=None):
+    """The ``training`` section of the pretraining run of ``arch`` (None: the one every architecture
+    shares): the study's with ``pretrain.training`` and then ``pretrain.architecture_training.<arch>``
+    over it, the initial weights ``pretrain.weights``, no re-initialisation, the whole source image
+    (unless ``center_crop`` is given), the plain head unless one is given, and one learning rate for the
+    whole base unless ``block_lr_decay`` gives a decay."""
     pretrain = config.get("pretrain") or {}
-    overrides = dict(pretrain.get("training") or {})
+    overrides = dict(pretrain.get("training") or {}) | ((pretrain.get("architecture_training") or {}).get(arch) or {})
     return dict(config["training"]) | {"center_crop": 0, "head": {}, "block_lr_decay": 1.0} | overrides | {
         "weights": pretrain.get("weights", "none"), "reinitialise": False}
 
 
-def pretrain_layers(arch, section):
-    """Trainable layers of a pretraining run: every layer of the base as built for its head."""
+def pretrain_layers(arch, config):
+    """Trainable layers of the pretraining run of ``arch``: every layer of its base as built for its head."""
+    section = pretrain_training_section(config, arch)
     return base_layer_count(arch, HeadSettings.from_config(section.get("head")))
 
 
@@ -107,14 +111,15 @@ def source_name(config):
     return None if view is None else view["dataset"]["name"]
 
 
-def pretrain_provenance(config):
-    """What a pretrained base records about its source (rule params: a change reruns pretraining)."""
+def pretrain_provenance(config, arch=None):
+    """What the pretrained base of ``arch`` records about its source (rule params: a change reruns
+    pretraining)."""
     view = source_view(config)
-    section = pretrain_training_section(config)
+    section = pretrain_training_section(config, arch)
     return {"source": view["dataset"]["name"], "source_kind": view["dataset"]["source"], "seed": view["seed"],
             "source_config_hash": config_hash(packing_sections(view)),
-            # What the base is trained on and how (pretrain.architectures left out: listing one more
-            # architecture reruns none of the others).
+            # What the base is trained on and how (pretrain.architectures and the other architectures'
+            # architecture_training left out: listing or tuning one architecture reruns none of the others).
             "config_hash": config_hash(packing_sections(view), view["split"], section),
             "target": config["dataset"]["name"], "target_namespace": id_namespace(config),
             "source_namespace": id_namespace(view)}
