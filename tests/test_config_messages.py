@@ -36,6 +36,8 @@ def problems(change):
      "training.epochs: 1000000000000 is above the maximum 100000"),
     (lambda c: c["training"].update(epochs="ten"), "training.epochs: 'ten' must be of type integer"),
     (lambda c: c.update(n_seeds=0), "n_seeds: 0 is below the minimum 1"),
+    (lambda c: c.setdefault("tables", {}).update(selection_metric="f1"),
+     "tables.selection_metric: 'f1' is not one of accuracy, balanced_accuracy"),
     (lambda c: c.update(seed=2**32 - 2, n_seeds=3), "n_seeds: 3 training seeds from seed 4294967294 reach "
                                                      "4294967296, above the largest seed 4294967295"),
     (lambda c: c["architectures"].update(VGG16=[0, 2, 2]), "architectures.VGG16: repeats [2]; give each value once"),

@@ -212,3 +212,82 @@ def test_table5_says_which_split_it_reports_and_whether_layers_were_chosen_on_it
     assert table5(results)["reported_on"].tolist() == ["validation (the split the layers were chosen on)"]
     held_out = results.assign(test_accuracy=[0.5, 0.65], test_accuracy_tta=0.6, test_balanced_accuracy=0.6)
     assert table5(held_out)["reported_on"].tolist() == ["test (layers chosen on validation)"]
+
+
+def selection_results():
+    """Two seeds per model whose accuracy-best and balanced-accuracy-best layer counts differ: L30 has the
+    best mean validation accuracy, L10 the best mean balanced accuracy (though L30 wins it on seed 7 alone)."""
+    runs = pd.DataFrame([("CompactCNN", 0, 7, 0.50, 0.40), ("CompactCNN", 0, 8, 0.52, 0.42),
+                         ("CompactCNN", 10, 7, 0.84, 0.83), ("CompactCNN", 10, 8, 0.86, 0.85),
+                         ("CompactCNN", 30, 7, 0.90, 0.84), ("CompactCNN", 30, 8, 0.88, 0.70)],
+                        columns=["arch", "layers", "seed", "val_accuracy", "val_balanced_accuracy"])
+    return runs.assign(trainable_params=771 + 1000 * runs["layers"], total_params=1_175_907, total_layers=30,
+                       val_balanced_ci_low=runs["val_balanced_accuracy"] - 0.04,
+                       val_balanced_ci_high=runs["val_balanced_accuracy"] + 0.04, test_accuracy=float("nan"),
+                       cache="used")
+
+
+def test_the_selection_metric_decides_which_layers_table5_and_the_dvc_metrics_choose():
+    from astrotune.reporting.results import accuracy_metrics
+
+    results = selection_results()
+    by_accuracy = table5(results, paper_comparison=False).iloc[0]
+    by_balanced = table5(results, paper_comparison=False, metric="balanced_accuracy").iloc[0]
+    assert (by_accuracy["layers"], by_accuracy["selected_on"]) == (30, "val accuracy")
+    assert (by_balanced["layers"], by_balanced["selected_on"]) == (10, "val balanced_accuracy")
+    assert by_balanced["val_balanced_accuracy_seed_mean"] == pytest.approx(0.84)
+    assert (by_balanced["val_balanced_accuracy"], by_balanced["val_balanced_ci_low"]) == pytest.approx((0.83, 0.79))
+    headline = list(by_balanced.index)
+    assert headline.index("val_balanced_accuracy") < headline.index("val_balanced_ci_high") < headline.index(
+        "val_accuracy")
+    assert list(by_accuracy.index).index("val_accuracy") < list(by_accuracy.index).index("val_balanced_accuracy")
+    baseline = table4(results, paper_comparison=False, metric="balanced_accuracy")
+    assert list(baseline.columns).index("val_balanced_accuracy") < list(baseline.columns).index("val_accuracy")
+    metrics = accuracy_metrics(results, "balanced_accuracy")
+    assert (metrics["selected_on"], metrics["selected_on_validation"]["CompactCNN"]["layers"]) == (
+        "val balanced_accuracy", 10)
+    assert metrics["validation_balanced_accuracy"]["CompactCNN"] == {"L0": 0.40, "L10": 0.83, "L30": 0.84}
+    assert accuracy_metrics(results)["selected_on_validation"]["CompactCNN"]["layers"] == 30
+
+
+def test_the_study_table_chooses_on_the_selection_metric_and_says_so():
+    from astrotune.reporting.study_tables import study_table
+
+    runs = selection_results().assign(weights_origin="random", test_macro_f1=0.5, val_macro_f1=0.5)
+    assert study_table("yan_table2", runs)["layers"].tolist() == [30]
+    table = study_table("yan_table2", runs, "balanced_accuracy")
+    assert table["layers"].tolist() == [10] and table["selected_on"].tolist() == ["val balanced_accuracy"]
+    assert table.loc[0, "val_balanced_accuracy"] == 0.83 and list(table.columns)[-1] == "chosen_on_validation"
+
+
+def test_an_unknown_selection_metric_is_refused_by_name():
+    from astrotune.reporting.study_tables import study_table
+
+    for make in (lambda: table5(selection_results(), metric="f1"), lambda: table4(selection_results(), metric="f1"),
+                 lambda: study_table("yan_table2", selection_results(), "f1")):
+        with pytest.raises(ValueError, match="tables.selection_metric 'f1' is not one of accuracy, balanced_accuracy"):
+            make()
+
+
+def test_metrics_written_before_the_balanced_interval_still_aggregate(tmp_path):
+    import json
+
+    from astrotune.reporting.results import collect_metrics
+
+    def metrics_file(layers, recall, balanced_ci):
+        val = {"accuracy": 0.7, "confusion_matrix": [[8, 2], [4, 6]], "macro": {"f1-score": 0.7, "recall": recall},
+               "accuracy_ci": {"ci_low": 0.5, "ci_high": 0.9}}
+        if balanced_ci:
+            val["balanced_accuracy_ci"] = {"balanced_accuracy": recall, "ci_low": recall - 0.1, "ci_high": recall + 0.1}
+        path = tmp_path / f"L{layers}.json"
+        path.write_text(json.dumps({"arch": "CompactCNN", "layers": layers, "trainable_params": 10 + layers,
+                                    "total_params": 100, "total_layers": 30, "best_epoch": 3, "val": val}))
+        return path
+
+    results = collect_metrics([metrics_file(0, 0.6, balanced_ci=False), metrics_file(30, 0.8, balanced_ci=True)])
+    assert results["val_balanced_accuracy"].tolist() == [0.6, 0.8]
+    assert pd.isna(results.loc[0, "val_balanced_ci_low"])
+    assert results.loc[1, "val_balanced_ci_low"] == pytest.approx(0.7)
+    chosen = table5(results, paper_comparison=False, metric="balanced_accuracy").iloc[0]
+    assert (chosen["layers"], chosen["val_balanced_ci_high"]) == (30, pytest.approx(0.9))
+    assert pd.isna(table4(results, paper_comparison=False, metric="balanced_accuracy").loc[0, "val_balanced_ci_low"])

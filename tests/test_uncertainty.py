@@ -3,9 +3,17 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
-from astrotune.evaluation.metrics import accuracy_intervals
-from astrotune.evaluation.uncertainty import accuracy_interval, compare_prediction_files, compare_to_best
+from astrotune.evaluation.metrics import accuracy_intervals, balanced_accuracy_intervals
+from astrotune.evaluation.uncertainty import (
+    accuracy_interval,
+    balanced_accuracy_interval,
+    bootstrap_indices,
+    compare_prediction_files,
+    compare_to_best,
+    resampled_balanced_accuracy,
+)
 
 
 def test_interval_is_reproducible_and_about_binomial_width():
@@ -55,3 +63,52 @@ def test_intervals_per_subset():
     assert intervals["val"]["accuracy"] == 0.75 and intervals["test"]["accuracy"] == 0.5
     assert intervals["val_tta"]["accuracy"] == intervals["test_tta"]["accuracy"] == 1.0
     assert intervals["val"]["confidence"] == 0.9 and intervals["val"]["n_bootstrap"] == 200
+
+
+def test_balanced_interval_is_reproducible_paired_and_contains_the_point_estimate():
+    rng = np.random.default_rng(2)
+    labels = rng.choice(3, size=300, p=[0.4, 0.4, 0.2])
+    predicted = np.where(rng.random(300) < np.where(labels == 2, 0.6, 0.9), labels, (labels + 1) % 3)
+    first = balanced_accuracy_interval(labels, predicted, seed=4)
+    assert first == balanced_accuracy_interval(labels, predicted, seed=4)
+    assert first != balanced_accuracy_interval(labels, predicted, seed=5)
+    assert first["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted))
+    assert first["ci_low"] < first["balanced_accuracy"] < first["ci_high"]
+    assert first["balanced_accuracy"] < accuracy_interval(labels, predicted, seed=4)["accuracy"]  # QSO recall is low
+    # the accuracy interval's resamples (same seed and objects), each scored as scikit-learn scores it
+    indices = bootstrap_indices(300, 5, seed=4)
+    assert resampled_balanced_accuracy(labels, labels == predicted, indices) == pytest.approx(
+        [balanced_accuracy_score(labels[rows], predicted[rows]) for rows in indices])
+
+
+def test_balanced_intervals_per_subset_beside_the_accuracy_intervals():
+    predictions = pd.DataFrame({"subset": ["val"] * 4 + ["test"] * 2, "view": "plain", "label": [0, 0, 0, 1, 0, 1],
+                                "predicted": [0, 0, 0, 0, 0, 1]})
+    intervals = balanced_accuracy_intervals(predictions, n_bootstrap=200, confidence=0.9, seed=3)
+    assert (intervals["val"]["balanced_accuracy"], intervals["test"]["balanced_accuracy"]) == (0.5, 1.0)
+    assert accuracy_intervals(predictions, n_bootstrap=200, confidence=0.9, seed=3)["val"]["accuracy"] == 0.75
+    assert intervals["val"]["n_bootstrap"] == 200 and intervals["val"]["seed"] == 3
+
+
+def test_the_paired_comparison_is_made_on_the_selection_score(tmp_path):
+    labels = np.array([0] * 80 + [1] * 20)
+    majority = np.zeros(100, int)  # accuracy 0.80, balanced accuracy 0.50
+    balanced = labels.copy()
+    balanced[:22] = 1  # accuracy 0.78, balanced accuracy (58/80 + 1) / 2
+    files = {}
+    for name, predicted in (("majority", majority), ("balanced", balanced)):
+        files[name] = tmp_path / f"{name}.csv"
+        pd.DataFrame({"id": [f"o{i:03d}" for i in range(100)], "subset": "val", "view": "plain", "label": labels,
+                      "predicted": predicted}).to_csv(files[name], index=False)
+    by_accuracy = compare_prediction_files(files)
+    assert list(by_accuracy.index) == ["majority", "balanced"] and by_accuracy["indistinguishable"].all()
+    by_balanced = compare_prediction_files(files, score="balanced_accuracy")
+    assert list(by_balanced.index) == ["balanced", "majority"]
+    assert by_balanced.loc["balanced", "balanced_accuracy"] == pytest.approx((58 / 80 + 1) / 2)
+    assert not by_balanced.loc["majority", "indistinguishable"]
+    assert by_balanced.equals(compare_prediction_files(files, score="balanced_accuracy"))
+    with pytest.raises(ValueError, match="score 'f1' is not one of accuracy, balanced_accuracy"):
+        compare_prediction_files(files, score="f1")
+    pd.read_csv(files["balanced"]).assign(label=1 - labels).to_csv(tmp_path / "relabelled.csv", index=False)
+    with pytest.raises(ValueError, match="objects differ"):
+        compare_prediction_files({"majority": files["majority"], "relabelled": tmp_path / "relabelled.csv"})

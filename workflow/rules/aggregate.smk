@@ -19,6 +19,7 @@ rule aggregate_results:
         "../envs/astrotune.yaml"
     params:
         paper_comparison=config["tables"]["paper_comparison"],
+        selection_metric=config["tables"]["selection_metric"],
         archs=[arch for arch, _ in training_jobs()],
         layers=[n for _, n in training_jobs()],
         uncertainty=config["uncertainty"],

@@ -16,5 +16,6 @@ if STUDY_FORM:
             "../envs/astrotune.yaml"
         params:
             form=STUDY_FORM,
+            selection_metric=config["tables"]["selection_metric"],
         script:
             "../scripts/write_study_table.py"

@@ -1,4 +1,5 @@
-"""Snakemake adapter: per-model metrics -> accuracy summary, DVC metrics, Tables 4 and 5."""
+"""Snakemake adapter: per-model metrics -> accuracy summary, DVC metrics, Tables 4 and 5; models are chosen
+on the validation score of config ``tables.selection_metric``."""
 
 from job_env import cpu_job
 
@@ -14,6 +15,7 @@ from astrotune.reporting.paper_tables import table4, table5, write_table
 from astrotune.reporting.results import accuracy_metrics, cache_counts, cache_refused, collect_metrics, select_best
 
 with rule_logging(snakemake.log[0]) as log:
+    metric = snakemake.params.selection_metric
     results = collect_metrics(snakemake.input.metrics)
     log.info("feature cache: %s", cache_counts(results))
     for row in results[cache_refused(results)].itertuples():
@@ -22,12 +24,13 @@ with rule_logging(snakemake.log[0]) as log:
     with atomic_path(snakemake.output.summary) as tmp:
         results.to_csv(tmp, index=False)
     with atomic_path(snakemake.output.metrics) as tmp:
-        tmp.write_text(json.dumps(accuracy_metrics(results), indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(accuracy_metrics(results, metric), indent=1, sort_keys=True))
     predictions = dict(zip(zip(snakemake.params.archs, snakemake.params.layers), snakemake.input.predictions))
-    chosen = select_best(results)
+    chosen = select_best(results, metric)
+    log.info("chosen on val %s: %s", metric, chosen["layers"].to_dict())
     comparison = compare_prediction_files(
         {arch: predictions[arch, int(chosen.loc[arch, "layers"])] for arch in chosen.index}, subset="val",
-        **snakemake.params.uncertainty, seed=snakemake.params.seed)
+        **snakemake.params.uncertainty, seed=snakemake.params.seed, score=metric)
     compare = snakemake.params.paper_comparison
-    write_table(table4(results, compare), Path(snakemake.output.table4).with_suffix(""))
-    write_table(table5(results, compare, comparison), Path(snakemake.output.table5).with_suffix(""))
+    write_table(table4(results, compare, metric), Path(snakemake.output.table4).with_suffix(""))
+    write_table(table5(results, compare, comparison, metric), Path(snakemake.output.table5).with_suffix(""))

@@ -12,6 +12,6 @@ from astrotune.reporting.study_tables import load_models, study_table
 
 with rule_logging(snakemake.log[0]) as log:
     models = load_models(snakemake.input.metrics, snakemake.input.histories)
-    table = study_table(snakemake.params.form, models)
+    table = study_table(snakemake.params.form, models, snakemake.params.selection_metric)
     log.info("%s: %d rows from %d models", snakemake.params.form, len(table), len(models))
     write_table(table, Path(snakemake.output.html).with_suffix(""))

@@ -96,3 +96,16 @@ def accuracy_intervals(predictions, n_bootstrap, confidence, seed):
 
     return {key: accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
             for key, rows in _by_subset_and_view(predictions)}
+
+
+def balanced_accuracy_intervals(predictions, n_bootstrap, confidence, seed):
+    """Bootstrap confidence interval of the balanced accuracy per subset and view of a predictions table,
+    on the same resamples as :func:`accuracy_intervals` with the same seed (a paired bootstrap).
+
+    Returns:
+        dict key -> :func:`astrotune.evaluation.uncertainty.balanced_accuracy_interval` result.
+    """
+    from astrotune.evaluation.uncertainty import balanced_accuracy_interval
+
+    return {key: balanced_accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
+            for key, rows in _by_subset_and_view(predictions)}

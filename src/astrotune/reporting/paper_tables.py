@@ -180,9 +180,11 @@ def _explain_cell(arch, layers, params, text, curve, total_layers):
     return f"paper {text} matches L={', '.join(map(str, hits))}, not L={layers} ({params:,})"
 
 
-def _check_results(results):
-    """Raise ValueError unless ``results`` has the columns and one row per (arch, layers) and seed, if any."""
-    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+def _check_results(results, metric):
+    """Raise ValueError unless ``results`` has the columns (those of the selection ``metric`` too) and one row
+    per (arch, layers) and seed, if any."""
+    runs.check_selection_metric(metric)
+    missing = [c for c in dict.fromkeys([*RESULT_COLUMNS, f"val_{metric}"]) if c not in results.columns]
     if missing:
         raise ValueError(f"results lack column(s) {', '.join(missing)}")
     run = ["arch", "layers"] + (["seed"] if "seed" in results else [])
@@ -193,18 +195,9 @@ def _check_results(results):
         raise ValueError(f"results lack val_accuracy for {results[results['val_accuracy'].isna()]['arch'].tolist()}")
 
 
-def _accuracy_columns(row, test, replicated):
-    """Accuracy columns of one model (an ``over_seeds`` row), named by the split they come from; the
-    majority-class baseline of that split beside them; then the seed columns (``results.seed_columns``)."""
-    keys = ["val_accuracy", "val_ci_low", "val_ci_high", "val_majority"]
-    if test:
-        keys += ["test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
-                 "test_majority"]
-    return {key: row.get(key, float("nan")) for key in keys} | runs.seed_columns(row, test, replicated)
-
-
-def table4(results, paper_comparison=True):
-    """Table 4: baseline (0 trainable layers) accuracy per architecture.
+def table4(results, paper_comparison=True, metric="accuracy"):
+    """Table 4: baseline (0 trainable layers) accuracy per architecture; the selection ``metric``'s columns
+    first (``results.accuracy_columns``).
 
     Args:
         results: ``results.collect_metrics`` frame (one row per training run; a model's row is the
@@ -212,7 +205,7 @@ def table4(results, paper_comparison=True):
         paper_comparison: put the paper's values beside ours (only for a study that reproduces the
             paper's design; otherwise the numbers are not comparable and are left out).
     """
-    _check_results(results)
+    _check_results(results, metric)
     test, models = runs.has_test_split(results), runs.over_seeds(results)
     replicated = runs.seeds_replicated(models)
     rows = []
@@ -221,7 +214,7 @@ def table4(results, paper_comparison=True):
         paper_text, paper_accuracy = paper.TABLE4.get(arch, ("", pd.NA))
         model = baseline.iloc[0] if len(baseline) else {}
         row = {"arch": arch, "weights": _origin(model), "trainable_params": pd.NA, "P": ""}
-        row |= _accuracy_columns(model, test, replicated)
+        row |= runs.accuracy_columns(model, test, replicated, metric)
         row["note"] = "" if len(baseline) else "no baseline: 0 trainable layers is not in the schedule"
         if len(baseline):
             params = int(model["trainable_params"])
@@ -235,20 +228,20 @@ def table4(results, paper_comparison=True):
     return _with_int_columns(pd.DataFrame(rows), ["trainable_params", "n_seeds"])
 
 
-def table5(results, paper_comparison=True, comparison=None):
-    """Table 5: per architecture, the trainable-layer count chosen on validation accuracy (its mean over
-    seeds; ties: fewest layers), with its tuning ratios and, when the study has a test split, that model's
-    held-out test accuracy (plain, with TTA, balanced).
+def table5(results, paper_comparison=True, comparison=None, metric="accuracy"):
+    """Table 5: per architecture, the trainable-layer count chosen on the validation ``metric`` (accuracy or
+    balanced_accuracy, its mean over seeds; ties: fewest layers; named in ``selected_on``), with its tuning
+    ratios and, when the study has a test split, that model's held-out test scores (``metric`` first).
 
-    ``comparison`` (``uncertainty.compare_prediction_files`` of the chosen models on validation)
+    ``comparison`` (``uncertainty.compare_prediction_files`` of the chosen models on validation ``metric``)
     adds ``val_indistinguishable_from_top``: True where the paired-bootstrap interval of the
-    accuracy difference to the top architecture contains 0; ``cache_refusals`` the jobs that trained in full.
+    score difference to the top architecture contains 0; ``cache_refusals`` the jobs that trained in full.
 
     Layer Tuning Ratio = layers / total_layers, Parameter Tuning Ratio = trainable_params /
     total_params; with ``paper_comparison`` the paper's values (ratios as printed) stand beside ours.
     """
-    _check_results(results)
-    test, best = runs.has_test_split(results), runs.select_best(results)
+    _check_results(results, metric)
+    test, best = runs.has_test_split(results), runs.select_best(results, metric)
     refused = results.assign(refused=runs.cache_refused(results)) if "cache" in results else None
     refusals = refused.groupby("arch")["refused"].sum() if refused is not None else None
     rows = []
@@ -258,8 +251,8 @@ def table5(results, paper_comparison=True, comparison=None):
                  "trainable_params": int(row["trainable_params"]),
                  "layer_tuning_ratio": row["layers"] / row["total_layers"],
                  "parameter_tuning_ratio": row["trainable_params"] / row["total_params"]}
-        entry |= _accuracy_columns(row, test, runs.seeds_replicated(best))
-        entry["reported_on"] = REPORTED_ON[test]
+        entry |= runs.accuracy_columns(row, test, runs.seeds_replicated(best), metric)
+        entry |= {"reported_on": REPORTED_ON[test], "selected_on": runs.selected_on(metric)}
         if comparison is not None:
             entry["val_indistinguishable_from_top"] = bool(comparison.loc[arch, "indistinguishable"])
         if refusals is not None:

@@ -3,7 +3,9 @@
 Columns say which split every number comes from: ``val_*`` on the validation set (the only set
 anything is chosen on), ``test_*`` on the held-out test set (NaN when the study has none),
 ``*_tta`` with test-time augmentation, ``*_ci_low``/``*_ci_high`` the bootstrap confidence interval of
-the plain accuracy, ``*_majority`` the accuracy of always predicting the subset's most common class.
+the plain accuracy, ``*_balanced_accuracy`` the mean recall over the classes with its interval
+``*_balanced_ci_low``/``*_balanced_ci_high`` (NaN in metrics written before it was recorded),
+``*_majority`` the accuracy of always predicting the subset's most common class.
 ``weights_origin`` says where the base's initial weights came from: ``imagenet``, ``random``,
 ``pretrained on <source>`` (domain pretraining) or ``file <path>``; ``cache`` whether the job trained
 on its feature cache (``used``, ``refused: <reason>``, ``none (...)``, ``off (...)``).
@@ -11,8 +13,9 @@ on its feature cache (``used``, ``refused: <reason>``, ``none (...)``, ``off (..
 A study with ``n_seeds`` > 1 trains every model (arch, layers) once per training seed: ``collect_metrics``
 has one row per run, with its ``seed``. ``over_seeds`` makes one row per model: the per-run columns of the
 study seed's run (its accuracies and bootstrap intervals), ``n_seeds`` and, over the model's seeds, the
-mean and sample standard deviation of its validation and test accuracy (``*_seed_mean``, ``*_seed_std``).
-Layers are chosen on the mean validation accuracy (with one seed: the run's own).
+mean and sample standard deviation of its validation and test accuracy and balanced accuracy
+(``*_seed_mean``, ``*_seed_std``). Layers are chosen on the mean validation score of the config's
+``tables.selection_metric`` (accuracy or balanced_accuracy; with one seed: the run's own); ties: fewest layers.
 """
 
 import json
@@ -20,10 +23,13 @@ import json
 import numpy as np
 import pandas as pd
 
+from astrotune.evaluation.uncertainty import SCORES as SELECTION_METRICS
+
 COLUMNS = ["arch", "layers", "seed", "weights_origin", "trainable_params", "total_params", "total_layers", "best_epoch",
-           "val_accuracy", "val_ci_low", "val_ci_high", "val_accuracy_tta", "val_macro_f1", "val_majority",
+           "val_accuracy", "val_ci_low", "val_ci_high", "val_accuracy_tta", "val_balanced_accuracy",
+           "val_balanced_ci_low", "val_balanced_ci_high", "val_macro_f1", "val_majority",
            "test_accuracy", "test_ci_low", "test_ci_high", "test_accuracy_tta", "test_balanced_accuracy",
-           "test_macro_f1", "test_majority", "cache"]
+           "test_balanced_ci_low", "test_balanced_ci_high", "test_macro_f1", "test_majority", "cache"]
 
 
 def weights_origin(metrics):
@@ -47,12 +53,14 @@ def _subset_columns(metrics, subset):
     plain, tta = metrics.get(subset), metrics.get(f"{subset}_tta")
     if plain is None:
         return {}
-    interval = plain.get("accuracy_ci", {})
+    interval, balanced = plain.get("accuracy_ci", {}), plain.get("balanced_accuracy_ci", {})
     return {f"{subset}_accuracy": plain["accuracy"], f"{subset}_ci_low": interval.get("ci_low", np.nan),
             f"{subset}_ci_high": interval.get("ci_high", np.nan),
             f"{subset}_accuracy_tta": tta["accuracy"] if tta else np.nan,
             f"{subset}_macro_f1": plain["macro"]["f1-score"], f"{subset}_majority": majority_accuracy(plain),
-            f"{subset}_balanced_accuracy": plain["macro"]["recall"]}
+            f"{subset}_balanced_accuracy": plain["macro"]["recall"],
+            f"{subset}_balanced_ci_low": balanced.get("ci_low", np.nan),
+            f"{subset}_balanced_ci_high": balanced.get("ci_high", np.nan)}
 
 
 def collect_metrics(paths):
@@ -69,10 +77,12 @@ def collect_metrics(paths):
 def over_seeds(results):
     """One row per model (arch, layers), in the order of ``results`` (one row per run, a ``seed`` column
     when runs are told apart by seed): the study seed's run (the smallest seed: the others are seed+1,
-    seed+2, ...) with ``n_seeds`` and the mean and standard deviation over seeds of val and test accuracy."""
+    seed+2, ...) with ``n_seeds`` and the mean and standard deviation over seeds of val and test accuracy
+    and balanced accuracy (those ``results`` has)."""
     model = ["arch", "layers"]
     first = (results.sort_values("seed", kind="stable") if "seed" in results else results).drop_duplicates(model)
-    averaged = [column for column in ("val_accuracy", "test_accuracy") if column in results]
+    averaged = [f"{split}_{score}" for split in ("val", "test") for score in SELECTION_METRICS
+                if f"{split}_{score}" in results]
     spread = results.groupby(model)[averaged].agg(["mean", "std"])
     spread.columns = [f"{column}_seed_{statistic}" for column, statistic in spread.columns]
     counts = results.groupby(model).size().rename("n_seeds")
@@ -84,32 +94,62 @@ def seeds_replicated(models):
     return bool((models["n_seeds"] > 1).any())
 
 
-def seed_columns(model, test, replicated):
+def seed_columns(model, test, replicated, metric="accuracy"):
     """A table's seed columns of an ``over_seeds`` row (empty dict: no model): ``n_seeds`` and, when the study
     has several seeds, ``run_seed`` (the seed of the run the row's per-run columns come from) and the mean and
-    standard deviation over seeds of the validation (and with a test split, test) accuracy."""
+    standard deviation over seeds of the validation (and with a test split, test) scores (``seed_statistics``)."""
     columns = {"n_seeds": model.get("n_seeds", pd.NA)}
     if replicated:
         columns["run_seed"] = model.get("seed", np.nan)
-        columns |= {name: model.get(name, np.nan) for name in seed_statistics(test)}
+        columns |= {name: model.get(name, np.nan) for name in seed_statistics(test, metric)}
     return columns
 
 
-def seed_statistics(test):
-    """Names of the mean and standard deviation over seeds of the validation (and test) accuracy."""
-    return [f"{name}_seed_{statistic}" for name in ["val_accuracy"] + (["test_accuracy"] if test else [])
-            for statistic in ("mean", "std")]
+def seed_statistics(test, metric="accuracy"):
+    """Names of the mean and standard deviation over seeds of the validation (and test) accuracy, after those
+    of the selection ``metric`` when it is balanced accuracy."""
+    scores = ["balanced_accuracy", "accuracy"] if metric == "balanced_accuracy" else ["accuracy"]
+    return [f"{split}_{score}_seed_{statistic}" for split in ["val"] + (["test"] if test else [])
+            for score in scores for statistic in ("mean", "std")]
 
 
-def select_best(results):
-    """Each architecture's model (an ``over_seeds`` row) with the highest validation accuracy, averaged
-    over its seeds (ties: fewest layers).
+def accuracy_columns(model, test, replicated, metric="accuracy"):
+    """A table's score columns of one model (an ``over_seeds`` row), named by the split they come from: per
+    split the selection ``metric`` with its interval first, the other score with its interval beside it, then
+    that split's majority-class baseline; then the seed columns (``seed_columns``)."""
+    keys = []
+    for split in ["val"] + (["test"] if test else []):
+        plain = [f"{split}_accuracy", f"{split}_ci_low", f"{split}_ci_high"] + (["test_accuracy_tta"] if split == "test"
+                                                                                 else [])
+        balanced = [f"{split}_balanced_accuracy", f"{split}_balanced_ci_low", f"{split}_balanced_ci_high"]
+        keys += (balanced + plain if metric == "balanced_accuracy" else plain + balanced) + [f"{split}_majority"]
+    return {key: model.get(key, np.nan) for key in keys} | seed_columns(model, test, replicated, metric)
+
+
+def check_selection_metric(metric):
+    """Raise ValueError unless ``metric`` is one of SELECTION_METRICS (config ``tables.selection_metric``)."""
+    if metric not in SELECTION_METRICS:
+        raise ValueError(f"tables.selection_metric {metric!r} is not one of {', '.join(SELECTION_METRICS)}")
+
+
+def selected_on(metric):
+    """What models are chosen on, as the tables say it: ``val accuracy`` or ``val balanced_accuracy``."""
+    return f"val {metric}"
+
+
+def rank_models(models, metric="accuracy"):
+    """``over_seeds`` rows from best to worst by the mean over seeds of validation ``metric`` (ties: fewest layers)."""
+    check_selection_metric(metric)
+    return models.sort_values([f"val_{metric}_seed_mean", "layers"], ascending=[False, True], kind="stable")
+
+
+def select_best(results, metric="accuracy"):
+    """Each architecture's model (an ``over_seeds`` row) with the highest validation ``metric`` (one of
+    SELECTION_METRICS), averaged over its seeds (ties: fewest layers).
 
     Test numbers are carried along, never looked at: the choice is made on validation alone.
     """
-    ranked = over_seeds(results).sort_values(["val_accuracy_seed_mean", "layers"], ascending=[False, True],
-                                             kind="stable")
-    return ranked.drop_duplicates("arch").set_index("arch")
+    return rank_models(over_seeds(results), metric).drop_duplicates("arch").set_index("arch")
 
 
 def has_test_split(results):
@@ -117,21 +157,25 @@ def has_test_split(results):
     return bool(results["test_accuracy"].notna().any())
 
 
-def accuracy_metrics(results):
-    """The DVC metrics: validation accuracy of every model (the study seed's run) and, per architecture,
-    the model chosen on validation with its validation and (when there is one) held-out test accuracy;
-    with several seeds, also their number and the accuracies' mean and standard deviation over them."""
+def accuracy_metrics(results, metric="accuracy"):
+    """The DVC metrics: validation accuracy of every model (the study seed's run; with balanced-accuracy
+    selection also its validation balanced accuracy), what models are chosen on (``selected_on``) and, per
+    architecture, the model chosen on validation with its validation and (when there is one) held-out test
+    scores; with several seeds, also their number and the scores' mean and standard deviation over them."""
     models = over_seeds(results)
-    validation = {arch: {f"L{row.layers}": row.val_accuracy for row in group.itertuples()}
-                  for arch, group in models.groupby("arch")}
+    scores = ["accuracy"] + (["balanced_accuracy"] if metric == "balanced_accuracy" else [])
+    validation = {f"validation{'' if score == 'accuracy' else '_' + score}":
+                  {arch: {f"L{layers}": value for layers, value in zip(group["layers"], group[f"val_{score}"])}
+                   for arch, group in models.groupby("arch")} for score in scores}
     test = has_test_split(results)
-    columns = ["layers", "val_accuracy"] + (["test_accuracy", "test_accuracy_tta", "test_balanced_accuracy"]
-                                            if test else [])
+    columns = ["layers"] + [f"val_{score}" for score in scores]
+    columns += ["test_accuracy", "test_accuracy_tta", "test_balanced_accuracy"] if test else []
     if seeds_replicated(models):
-        columns += ["n_seeds", *seed_statistics(test)]
-    best = select_best(results)
+        columns += ["n_seeds", *seed_statistics(test, metric)]
+    best = select_best(results, metric)
     selected = {arch: {column: _plain(best.loc[arch, column]) for column in columns} for arch in best.index}
-    return {"validation": validation, "selected_on_validation": selected, "cache": cache_counts(results)}
+    return validation | {"selected_on": selected_on(metric), "selected_on_validation": selected,
+                         "cache": cache_counts(results)}
 
 
 def cache_refused(results):

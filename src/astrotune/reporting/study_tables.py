@@ -10,12 +10,13 @@ Every number names its split: ``train_*`` from the last epoch the model kept (th
 history, measured on the balanced, augmented training stream as Keras reports it), ``val_*`` on
 validation, ``test_*`` on the held-out test set (empty when the study has none). Nothing is chosen
 on test: each model's epoch is fixed by validation (early stopping) or the schedule, and the
-``chosen_on_validation`` column marks the table's best model by validation accuracy. The paper's
-printed values stand beside ours in ``paper_*`` columns.
+``chosen_on_validation`` column marks the table's best model by the validation score of config
+``tables.selection_metric`` (accuracy, or balanced_accuracy: then its ``val_balanced_accuracy`` column stands
+beside); ``selected_on`` names that score. The paper's printed values stand beside ours in ``paper_*`` columns.
 
 With several training seeds (``n_seeds``) a row is the study seed's run, and the seed columns
 (``results.seed_columns``: ``run_seed``, the mean and standard deviation over seeds of validation and test
-accuracy) stand before ``chosen_on_validation``, which then marks the best mean validation accuracy.
+scores) stand before ``chosen_on_validation``, which then marks the best mean validation score.
 Every table says ``n_seeds``.
 """
 
@@ -25,7 +26,15 @@ import re
 import numpy as np
 import pandas as pd
 
-from astrotune.reporting.results import over_seeds, seed_columns, seeds_replicated, weights_origin
+from astrotune.reporting.results import (
+    check_selection_metric,
+    over_seeds,
+    rank_models,
+    seed_columns,
+    seeds_replicated,
+    selected_on,
+    weights_origin,
+)
 
 FORMS = ("fu_table1", "alberghi_table", "yan_table2")
 
@@ -62,18 +71,23 @@ def load_models(metrics_paths, history_paths):
             row |= {f"{subset}_{name}": part.get(name, np.nan)
                     for name in ("loss", "accuracy", "roc_auc", "top_k_accuracy")}
             row[f"{subset}_macro_f1"] = part.get("macro", {}).get("f1-score", np.nan)
+            row[f"{subset}_balanced_accuracy"] = part.get("macro", {}).get("recall", np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _mark_chosen(table, models):
-    """The seed columns of the rows' ``models`` (``over_seeds`` rows), then ``chosen_on_validation``: the
-    row whose model has the highest validation accuracy (mean over seeds)."""
+def _mark_chosen(table, models, metric):
+    """The rows' validation ``metric`` when it is not plain accuracy, the seed columns of the rows' ``models``
+    (``over_seeds`` rows), ``selected_on`` and ``chosen_on_validation``: the row whose model has the highest
+    validation ``metric`` (mean over seeds; ties: the first row)."""
+    if metric != "accuracy":
+        table[f"val_{metric}"] = models[f"val_{metric}"].to_numpy()
     replicated = seeds_replicated(models)
-    columns = [seed_columns(model, True, replicated) for _, model in models.iterrows()]
+    columns = [seed_columns(model, True, replicated, metric) for _, model in models.iterrows()]
     for name in columns[0] if columns else ():
         table[name] = [row[name] for row in columns]
-    best = int(np.argmax(models["val_accuracy_seed_mean"].to_numpy()))
+    best = int(np.argmax(models[f"val_{metric}_seed_mean"].to_numpy()))
+    table["selected_on"] = selected_on(metric)
     table.insert(len(table.columns), "chosen_on_validation", ["yes" if i == best else "" for i in range(len(table))])
     return table
 
@@ -87,7 +101,7 @@ def imagenet_percent(schedule):
     return 0.0 if schedule == "scratch" else np.nan
 
 
-def fu_table1(models):
+def fu_table1(models, metric="accuracy"):
     """Fu et al. Table 1: per frozen fraction, training loss/accuracy and test loss/accuracy."""
     models = models.copy()
     models["imagenet_percent"] = [imagenet_percent(schedule) for schedule in models["schedule"]]
@@ -103,7 +117,7 @@ def fu_table1(models):
                  for p in models["imagenet_percent"]]
     for index, name in enumerate(("train_loss", "train_accuracy", "test_loss", "test_accuracy")):
         table[f"paper_{name}"] = [ref[index] if ref else np.nan for ref in reference]
-    return _mark_chosen(table, models)
+    return _mark_chosen(table, models, metric)
 
 
 def _alberghi_kind(row):
@@ -115,7 +129,7 @@ def _alberghi_kind(row):
     return "shallow fine-tuning" if row["layers"] == 0 else "deep fine-tuning"
 
 
-def alberghi_table(models):
+def alberghi_table(models, metric="accuracy"):
     """Alberghi et al.'s results table: accuracy and ROC AUC per model (test when there is a test
     split), validation numbers beside them. Pretrained VGG rows use Keras' VGG16, since Keras
     ships no pretrained VGG11; the row says so."""
@@ -133,14 +147,14 @@ def alberghi_table(models):
                      "test_accuracy": row["test_accuracy"], "test_roc_auc": row["test_roc_auc"],
                      "val_accuracy": row["val_accuracy"], "val_roc_auc": row["val_roc_auc"],
                      "paper_model": paper_name, "paper_accuracy": paper_accuracy, "paper_roc_auc": paper_auc})
-    return _mark_chosen(pd.DataFrame(rows), models)
+    return _mark_chosen(pd.DataFrame(rows), models, metric)
 
 
-def yan_table2(models):
+def yan_table2(models, metric="accuracy"):
     """Yan et al. Table 2 (one row per architecture instead of one column): top accuracy, macro F1
-    and parameters; per architecture the model with the best (mean) validation accuracy (ties: fewest layers)."""
-    ranked = models.sort_values(["val_accuracy_seed_mean", "layers"], ascending=[False, True], kind="stable")
-    best = ranked.drop_duplicates("arch").sort_values("arch", key=lambda a: a != "EfficientNetV2S").reset_index(drop=True)
+    and parameters; per architecture the model with the best (mean) validation ``metric`` (ties: fewest layers)."""
+    best = rank_models(models, metric).drop_duplicates("arch")
+    best = best.sort_values("arch", key=lambda a: a != "EfficientNetV2S").reset_index(drop=True)
     table = pd.DataFrame({
         "arch": best["arch"], "weights": best["weights_origin"], "layers": best["layers"],
         "test_accuracy": best["test_accuracy"],
@@ -149,12 +163,14 @@ def yan_table2(models):
         "trainable_params": best["trainable_params"].astype(int),
         "paper_top_accuracy": [YAN_TABLE2.get(a, (np.nan, ""))[0] for a in best["arch"]],
         "paper_parameters": [YAN_TABLE2.get(a, (np.nan, ""))[1] for a in best["arch"]]})
-    return _mark_chosen(table, best)
+    return _mark_chosen(table, best, metric)
 
 
-def study_table(form, models):
-    """The table of ``form`` (one of FORMS) from ``load_models`` rows (one per run), a row per model."""
+def study_table(form, models, metric="accuracy"):
+    """The table of ``form`` (one of FORMS) from ``load_models`` rows (one per run), a row per model, the
+    best model chosen on validation ``metric`` (config ``tables.selection_metric``)."""
     if form not in FORMS:
         raise ValueError(f"tables.study {form!r} is not one of {', '.join(FORMS)}")
+    check_selection_metric(metric)
     forms = {"fu_table1": fu_table1, "alberghi_table": alberghi_table, "yan_table2": yan_table2}
-    return forms[form](over_seeds(models))
+    return forms[form](over_seeds(models), metric)
