@@ -21,6 +21,8 @@ CONFIG = copy.deepcopy(TINY_CONFIG) | {
     "dataset": TINY_CONFIG["dataset"] | {"name": DATASET},
     "training": {"weights": "none", "epochs": EPOCHS, "batch_size": 8},
     "architectures": {"VGG16": [2]},
+    # No unsupervised baseline: one Keras job less in each `dvc repro` (the tiny run makes it, tests/test_explain.py).
+    "unsupervised": {"enabled": False},
 }
 MODEL = f"results/{DATASET}/models/VGG16/L2"
 
