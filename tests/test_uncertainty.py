@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from astrotune.evaluation.metrics import accuracy_intervals, balanced_accuracy_intervals
+from astrotune.evaluation.metrics import score_intervals
 from astrotune.evaluation.uncertainty import (
     accuracy_interval,
     balanced_accuracy_interval,
@@ -59,7 +59,8 @@ def test_intervals_per_subset():
     predictions = pd.DataFrame({"subset": ["val"] * 4 + ["test"] * 2, "view": "plain", "label": [0, 1, 0, 1, 0, 1],
                                 "predicted": [0, 1, 1, 1, 0, 0]})
     tta = predictions.assign(view="tta", predicted=predictions["label"])
-    intervals = accuracy_intervals(pd.concat([predictions, tta]), n_bootstrap=200, confidence=0.9, seed=3)
+    intervals = {key: scores["accuracy_ci"] for key, scores in
+                 score_intervals(pd.concat([predictions, tta]), n_bootstrap=200, confidence=0.9, seed=3).items()}
     assert intervals["val"]["accuracy"] == 0.75 and intervals["test"]["accuracy"] == 0.5
     assert intervals["val_tta"]["accuracy"] == intervals["test_tta"]["accuracy"] == 1.0
     assert intervals["val"]["confidence"] == 0.9 and intervals["val"]["n_bootstrap"] == 200
@@ -84,9 +85,10 @@ def test_balanced_interval_is_reproducible_paired_and_contains_the_point_estimat
 def test_balanced_intervals_per_subset_beside_the_accuracy_intervals():
     predictions = pd.DataFrame({"subset": ["val"] * 4 + ["test"] * 2, "view": "plain", "label": [0, 0, 0, 1, 0, 1],
                                 "predicted": [0, 0, 0, 0, 0, 1]})
-    intervals = balanced_accuracy_intervals(predictions, n_bootstrap=200, confidence=0.9, seed=3)
+    scores = score_intervals(predictions, n_bootstrap=200, confidence=0.9, seed=3)
+    intervals = {key: score["balanced_accuracy_ci"] for key, score in scores.items()}
     assert (intervals["val"]["balanced_accuracy"], intervals["test"]["balanced_accuracy"]) == (0.5, 1.0)
-    assert accuracy_intervals(predictions, n_bootstrap=200, confidence=0.9, seed=3)["val"]["accuracy"] == 0.75
+    assert scores["val"]["accuracy_ci"]["accuracy"] == 0.75
     assert intervals["val"]["n_bootstrap"] == 200 and intervals["val"]["seed"] == 3
 
 

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from astrotune.evaluation.metrics import accuracy_intervals, balanced_accuracy_intervals, subset_metrics
+from astrotune.evaluation.metrics import score_intervals, subset_metrics
 from astrotune.io import atomic_path
 from astrotune.logs import rule_logging
 
@@ -21,12 +21,11 @@ with rule_logging(snakemake.log[0]) as log:
     # Where the base's initial weights came from (imagenet, random, pretrained on <source>, file <path>).
     summary["weights_origin"] = snakemake.params.weights_origin
     result = summary | subset_metrics(predictions, summary["class_names"], snakemake.params.top_k)
-    uncertainty = snakemake.params.uncertainty | {"seed": snakemake.params.seed}
-    # One seed, so both scores' intervals of a subset come from the same resamples (paired).
-    for score, intervals in (("accuracy", accuracy_intervals(predictions, **uncertainty)),
-                             ("balanced_accuracy", balanced_accuracy_intervals(predictions, **uncertainty))):
-        for subset, interval in intervals.items():
-            result[subset][f"{score}_ci"] = interval
+    for subset, intervals in score_intervals(predictions, **snakemake.params.uncertainty,
+                                             seed=snakemake.params.seed).items():
+        result[subset] |= intervals
+        for name, interval in intervals.items():
+            score = name.removesuffix("_ci")
             log.info("%s %s %.4f (%.0f%% CI %.4f-%.4f)", subset, score.replace("_", " "), interval[score],
                      100 * interval["confidence"], interval["ci_low"], interval["ci_high"])
     with atomic_path(snakemake.output.metrics) as tmp:

@@ -86,26 +86,17 @@ def subset_metrics(predictions, class_names, top_k=3):
             for key, rows in _by_subset_and_view(predictions)}
 
 
-def accuracy_intervals(predictions, n_bootstrap, confidence, seed):
-    """Bootstrap confidence interval of the accuracy per subset and view of a predictions table.
+def score_intervals(predictions, n_bootstrap, confidence, seed):
+    """Bootstrap confidence intervals of the accuracy and the balanced accuracy per subset and view of a
+    predictions table, both on the same resamples (one seed: a paired bootstrap).
 
     Returns:
-        dict key -> :func:`astrotune.evaluation.uncertainty.accuracy_interval` result.
+        dict key -> {"accuracy_ci": :func:`astrotune.evaluation.uncertainty.accuracy_interval` result,
+        "balanced_accuracy_ci": :func:`astrotune.evaluation.uncertainty.balanced_accuracy_interval` result}.
     """
-    from astrotune.evaluation.uncertainty import accuracy_interval
+    from astrotune.evaluation.uncertainty import accuracy_interval, balanced_accuracy_interval
 
-    return {key: accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
-            for key, rows in _by_subset_and_view(predictions)}
-
-
-def balanced_accuracy_intervals(predictions, n_bootstrap, confidence, seed):
-    """Bootstrap confidence interval of the balanced accuracy per subset and view of a predictions table,
-    on the same resamples as :func:`accuracy_intervals` with the same seed (a paired bootstrap).
-
-    Returns:
-        dict key -> :func:`astrotune.evaluation.uncertainty.balanced_accuracy_interval` result.
-    """
-    from astrotune.evaluation.uncertainty import balanced_accuracy_interval
-
-    return {key: balanced_accuracy_interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
+    return {key: {f"{score}_ci": interval(rows["label"], rows["predicted"], n_bootstrap, confidence, seed)
+                  for score, interval in (("accuracy", accuracy_interval),
+                                          ("balanced_accuracy", balanced_accuracy_interval))}
             for key, rows in _by_subset_and_view(predictions)}
