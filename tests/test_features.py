@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from astrotune.data.store import PackedDataset, write_dataset
@@ -194,7 +195,8 @@ def test_dataset_is_hashed_once_per_file(problem, tmp_path, monkeypatch):
 
 def test_cached_job_reads_images_only_for_what_it_evaluates(problem, tmp_path, monkeypatch):
     """A training job on cached tensors reads the images of its validation and test rows (to predict
-    them), never the training images; its summary says the cache was used."""
+    them), never the training images; its summary says the cache was used. Without test-time
+    augmentation it predicts each image once (view ``plain`` only)."""
     import json
 
     import astrotune.data.pipeline as pipeline
@@ -226,8 +228,10 @@ def test_cached_job_reads_images_only_for_what_it_evaluates(problem, tmp_path, m
     outputs = JobOutputs(*[str(tmp_path / name) for name in ("model.keras", "history.csv", "predictions.csv",
                                                                "summary.json")])
     run_training_job(dataset, split, ARCH, LAYERS, settings, PerformanceSettings(), tmp_path / "checkpoint", outputs,
-                     feature_paths=[str(cache)], feature_layers=DEEPEST)
+                     feature_paths=[str(cache)], feature_layers=DEEPEST, test_time_augmentation=False)
     assert sorted(read) == list(range(24, 36))
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert set(predictions["view"]) == {"plain"} and sorted(predictions["subset"].value_counts()) == [6, 6]
     assert json.loads((tmp_path / "summary.json").read_text())["cache"] == "used"
 
 

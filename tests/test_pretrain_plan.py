@@ -134,6 +134,15 @@ def test_one_architecture_pretrains_with_its_own_overrides_and_reruns_alone():
     assert [view["training"]["learning_rate"] for view in checked] == [0.002, 3e-4]
 
 
+def test_the_dearest_pretraining_is_ordered_first():
+    """Epochs x pixels as the base sees an image, then depth: Xception's 32 px images are upsampled to 71 px."""
+    config = validated(PRETRAIN_CONFIG)
+    archs = ["VGG16", "CompactCNN", "NASNetMobile", "Xception"]
+    assert pretrain_plan.pretrain_order(config, archs) == ["Xception", "NASNetMobile", "CompactCNN", "VGG16"]
+    config["pretrain"]["architecture_training"] = {"VGG16": {"epochs": 30}}
+    assert pretrain_plan.pretrain_order(config, archs)[0] == "VGG16"
+
+
 def test_weights_origin_names_imagenet_random_the_pretraining_source_or_the_file():
     origin = pretrain_plan.weights_origin
     assert origin("imagenet") == "imagenet" and origin("none") == "random"

@@ -73,9 +73,8 @@ def test_early_stopping_restores_the_best_epoch(uninterrupted, problem):
     assert val_loss(model, problem) < history["val_loss"].iloc[-1]
 
 
-def test_training_and_validation_steps_are_traced_once(problem, tmp_path, monkeypatch):
-    """A training job traces each step once: the metric and optimizer variables exist before the
-    first step (created inside it, they make tf.function trace the step twice)."""
+def count_traced_steps(monkeypatch):
+    """The names of the model steps ``loop.train`` traces from now on, in order (a list filled as it runs)."""
     import astrotune.training.loop
 
     traced = []
@@ -89,9 +88,31 @@ def test_training_and_validation_steps_are_traced_once(problem, tmp_path, monkey
 
     build = astrotune.training.loop.compiled_model
     monkeypatch.setattr(astrotune.training.loop, "compiled_model", counting_model)
+    return traced
+
+
+def test_training_and_validation_steps_are_traced_once(problem, tmp_path, monkeypatch):
+    """A training job traces each step once: the metric and optimizer variables exist before the
+    first step (created inside it, they make tf.function trace the step twice)."""
+    traced = count_traced_steps(monkeypatch)
     _, history, _ = run(problem, tmp_path / "checkpoint", replace(SETTINGS, epochs=3))
     assert len(history) == 3
     assert traced == ["train_step", "test_step"]
+
+
+def test_without_validation_rows_nothing_is_validated(problem, tmp_path, monkeypatch):
+    """``val_rows`` None (a pretraining run without early stopping) builds and runs no validation step and
+    records no ``val_*`` history; early stopping without validation rows is refused."""
+    settings = replace(SETTINGS, epochs=2, early_stopping=EarlyStopping())
+    traced = count_traced_steps(monkeypatch)
+    _, history, state = train(problem["images"], problem["labels"], problem["train"], None, N_CLASSES, "CompactCNN",
+                              30, settings, tmp_path / "checkpoint", "fingerprint")
+    assert traced == ["train_step"]
+    assert list(history["epoch"]) == [1, 2] and not [column for column in history if column.startswith("val_")]
+    assert state.best_epoch == 0
+    with pytest.raises(ValueError, match="early stopping needs validation rows"):
+        train(problem["images"], problem["labels"], problem["train"], None, N_CLASSES, "CompactCNN", 30, SETTINGS,
+              tmp_path / "other", "fingerprint")
 
 
 CHILD = textwrap.dedent("""

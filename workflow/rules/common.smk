@@ -53,6 +53,14 @@ REPLICATES = {"": config["seed"]} | {
 MODEL_DIR = "results/{dataset}/models/{arch}/L{layers}{replicate}"
 MODEL_METRICS = "results/{dataset}/metrics/{arch}/L{layers}{replicate}.json"
 KERAS_HOME = f"resources/{DATASET}/keras"  # per study, so each study's DVC stage owns what it fetched
+# Snakemake priorities: among the jobs ready to run, the highest go first. Pretraining first, its dearest
+# bases first (pretrain_plan.pretrain_order: a long one started last runs on alone); then the data and
+# training chain; the rest (architecture summaries, plots, tables, explanations) at 0 fills idle cores.
+CHAIN_PRIORITY = 1
+PRETRAIN_PRIORITY = {
+    arch: CHAIN_PRIORITY + len(PRETRAIN_ARCHS) - rank
+    for rank, arch in enumerate(pretrain_plan.pretrain_order(config, PRETRAIN_ARCHS))
+}
 STUDY_FORM = config["tables"]["study"]
 STUDY_TABLE = f"results/{DATASET}/tables/study_{STUDY_FORM}"
 

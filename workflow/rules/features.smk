@@ -11,6 +11,7 @@ rule cache_features:
         "logs/{dataset}/cache_features/{arch}/L{layers}.log",
     benchmark:
         "logs/benchmarks/{dataset}/cache_features/{arch}/L{layers}.tsv"
+    priority: CHAIN_PRIORITY
     conda:
         "../envs/astrotune.yaml"
     threads: 1

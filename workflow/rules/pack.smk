@@ -16,6 +16,7 @@ if SOURCES - {"galaxy10"}:
             "logs/benchmarks/{dataset}/pack_dataset.tsv"
         wildcard_constraints:
             dataset=datasets_of("synthetic", "sdss_query", "catalog", "local_images"),
+        priority: CHAIN_PRIORITY
         conda:
             "../envs/astrotune.yaml"
         threads: 8  # decoding workers; Snakemake caps them at --cores locally
@@ -36,6 +37,7 @@ rule split_dataset:
         split="results/{dataset}/split.csv",
     log:
         "logs/{dataset}/split_dataset.log",
+    priority: CHAIN_PRIORITY
     localrule: True  # cheap: runs where snakemake runs, never a cluster job
     conda:
         "../envs/astrotune.yaml"

@@ -23,6 +23,7 @@ if PRETRAIN_ARCHS:
         wildcard_constraints:
             dataset=re.escape(DATASET),
             arch="|".join(PRETRAIN_ARCHS),
+        priority: lambda wildcards: PRETRAIN_PRIORITY[wildcards.arch]
         conda:
             "../envs/astrotune.yaml"
         threads: 1

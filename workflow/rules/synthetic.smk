@@ -13,6 +13,7 @@ if "synthetic" in SOURCES:
             "logs/benchmarks/{dataset}/render_synthetic_sky.tsv"
         wildcard_constraints:
             dataset=datasets_of("synthetic"),
+        priority: CHAIN_PRIORITY
         conda:
             "../envs/astrotune.yaml"
         params:

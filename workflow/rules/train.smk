@@ -31,6 +31,7 @@ rule train_model:
         "logs/{dataset}/train_model/{arch}/L{layers}{replicate}.log",
     benchmark:
         "logs/benchmarks/{dataset}/train_model/{arch}/L{layers}{replicate}.tsv"
+    priority: CHAIN_PRIORITY
     conda:
         "../envs/astrotune.yaml"
     threads: 1
@@ -48,6 +49,7 @@ rule train_model:
             if key not in ("memory_budget_mb", "require_cache")
         },
         feature_layers=lambda wildcards: cache_layers(wildcards.arch),
+        test_time_augmentation=config["metrics"]["test_time_augmentation"],
         keras_home=KERAS_HOME,
         checkpoint_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "checkpoint"),
     script:

@@ -24,6 +24,6 @@ with rule_logging(snakemake.log[0]):
         JobOutputs(snakemake.output.model, snakemake.output.history, snakemake.output.predictions,
                    snakemake.output.summary),
         feature_paths=list(snakemake.input.features), feature_layers=snakemake.params.feature_layers,
-        schedule=snakemake.params.schedule,
+        schedule=snakemake.params.schedule, test_time_augmentation=snakemake.params.test_time_augmentation,
         # The cache rule computes with the study's seed; a run of another training seed shares that cache.
         feature_seed=snakemake.config["seed"])

@@ -2,11 +2,12 @@
 
 ``run_pretraining`` first refuses a source that shares objects with the study's data set
 (``data.overlap``), then trains the classifier with every base layer trainable with the study's
-training code (``loop.train``: seeded, balanced, resumable from per-epoch checkpoints), recalibrates
-its BatchNorm statistics on the training images (``training.precise_batchnorm``: fine-tuning runs the
-frozen base in inference mode, on these statistics), scores it on the source's validation split and
-writes the base's weights file (``.weights.h5``, what
-``zoo.build_base`` loads for weights ``pretrained``), its metrics, history and provenance, atomically.
+training code (``loop.train``: seeded, balanced, resumable from per-epoch checkpoints; validated per
+epoch only with early stopping), recalibrates its BatchNorm statistics on the training images
+(``training.precise_batchnorm``: fine-tuning runs the frozen base in inference mode, on these
+statistics), scores it on the source's validation split and writes the base's weights file
+(``.weights.h5``, what ``zoo.build_base`` loads for weights ``pretrained``), its metrics, history
+and provenance, atomically.
 """
 
 import hashlib
@@ -72,8 +73,12 @@ def run_pretraining(source_path, split_path, target_path, arch, layers, settings
     split = read_split(split_path)
     rows = {subset: subset_indices(dataset, split, subset, split_path) for subset in ("train", "val")}
     dataset_sha256 = dataset_digest(source_path)
+    # Validation during training would score BatchNorm statistics that still trail the weights (NASNetMobile
+    # read 0.25 at its last epoch, 0.87 once recalibrated) and choose nothing unless early stopping is on;
+    # the source's validation split is scored once, after the recalibration.
+    validated = rows["val"] if settings.early_stopping.patience else None
     model, history, state = train(
-        images, dataset.labels, rows["train"], rows["val"], n_classes=len(dataset.class_names), arch=arch,
+        images, dataset.labels, rows["train"], validated, n_classes=len(dataset.class_names), arch=arch,
         layers=layers, settings=settings, checkpoint_dir=checkpoint_dir,
         fingerprint=training_fingerprint(dataset_sha256, split_path, arch, layers, settings),
         features=None, performance=performance)

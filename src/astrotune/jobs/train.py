@@ -1,9 +1,9 @@
 """One training job of the workflow, from its input files to its output files.
 
 ``run_training_job`` reads the packed data set and its split, trains (or resumes) the model with
-``loop.train``, predicts its validation and test rows plainly and with test-time augmentation, and
-writes the model, history, predictions and summary atomically. The Snakemake script only passes
-the rule's paths and settings.
+``loop.train``, predicts its validation and test rows plainly and (unless switched off) with
+test-time augmentation, and writes the model, history, predictions and summary atomically. The
+Snakemake script only passes the rule's paths and settings.
 """
 
 import json
@@ -39,7 +39,7 @@ class JobOutputs:
 
 
 def run_training_job(dataset_path, split_path, arch, layers, settings, performance, checkpoint_dir, outputs,
-                     feature_paths=(), feature_layers=None, schedule="", feature_seed=None):
+                     feature_paths=(), feature_layers=None, schedule="", feature_seed=None, test_time_augmentation=True):
     """Train one (architecture, layers) model on a packed data set and write its outputs.
 
     Args:
@@ -52,6 +52,7 @@ def run_training_job(dataset_path, split_path, arch, layers, settings, performan
         feature_layers: the trainable-layer count of that cache's cut.
         feature_seed: the seed that cache was computed with (the study's), if not ``settings.seed``.
         schedule: how the layer count was asked for (``L<N>``, ``frozen <p>%``, ``scratch``).
+        test_time_augmentation: also predict the mean over each image's 8 dihedral views (view ``tta``).
     """
     dataset = read_dataset(dataset_path, with_images=False)
     # Nothing is read yet: training on images loads them (under the memory budget) or streams them;
@@ -66,12 +67,13 @@ def run_training_job(dataset_path, split_path, arch, layers, settings, performan
         layers=layers, settings=settings, checkpoint_dir=checkpoint_dir,
         fingerprint=training_fingerprint(dataset_sha256, split_path, arch, layers, settings),
         features=features[0] if features else None, performance=performance)
+    views = VIEWS if test_time_augmentation else ("plain",)
     tables = []
     for subset in ("val", "test"):
         if len(rows[subset]):
             subset_images = images.take(rows[subset])[0]
             tables += [predictions_table(model, subset_images, dataset.ids[rows[subset]], dataset.labels[rows[subset]],
-                                         subset, dataset.class_names, view) for view in VIEWS]
+                                         subset, dataset.class_names, view) for view in views]
     predictions = pd.concat(tables)
     # Saved with its base called directly (training.batchnorm frozen wraps it for fit only); the
     # same predictions, and the layout evaluation and explanation expect.

@@ -115,7 +115,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
         images, labels: the whole packed data set (N, H, W, 3) uint8 (an array, or a
             ``pipeline.Rows``, which may stream from the file: it is read only if the full model
             trains, and then held in memory under ``performance.exact.memory_budget_mb``) and (N,) int.
-        train_rows, val_rows: row indices of the training and validation images.
+        train_rows, val_rows: row indices of the training and validation images; ``val_rows`` None
+            validates nothing during training (no early stopping then; the history has no ``val_*``).
         n_classes: number of classes.
         arch, layers: architecture and number of trainable last base layers.
         settings: TrainingSettings.
@@ -133,6 +134,8 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
 
     from astrotune.data.pipeline import Rows, epoch_dataset, within_budget
 
+    if val_rows is None and settings.early_stopping.patience:
+        raise ValueError("early stopping needs validation rows")
     performance = performance or PerformanceSettings()
     jit_compile = configure_accelerators(performance.numeric)
     make_deterministic(settings.seed, ops=not jit_compile)
@@ -143,12 +146,17 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
     fingerprint = checkpoint_identity(fingerprint, model, performance.numeric, jit_compile)  # weights as built
     state = load_checkpoint(checkpoint_dir, fingerprint, model)
     onehot = keras.utils.to_categorical(labels, n_classes)
-    cached, state.cache = cached_training(model, arch, features, np.concatenate([indices, val_rows]), layers,
+    validated = np.asarray([] if val_rows is None else val_rows, dtype=np.int64)
+    cached, state.cache = cached_training(model, arch, features, np.concatenate([indices, validated]), layers,
                                           settings, performance, jit_compile)
     if cached is None:  # images are read only when the model trains on them
         source = within_budget(source, performance.exact.memory_budget_mb)
-    val_data = (epoch_dataset(source, val_rows, onehot, settings.batch_size) if cached is None
-                else cached.eval_data(val_rows, onehot))
+    if val_rows is None:
+        val_data = None
+    elif cached is None:
+        val_data = epoch_dataset(source, val_rows, onehot, settings.batch_size)
+    else:
+        val_data = cached.eval_data(val_rows, onehot)
     callbacks = ([keras.callbacks.TensorBoard(str(Path(checkpoint_dir).parent / "tensorboard"))]
                  if settings.tensorboard else [])
     for epoch in range(len(state.history), settings.epochs):
@@ -165,7 +173,7 @@ def train(images, labels, train_rows, val_rows, n_classes, arch, layers, setting
                             class_weight=class_weight, shuffle=False, verbose=2, callbacks=callbacks)
         metrics = {name: float(values[-1]) for name, values in result.history.items()}
         state.history.append({"epoch": epoch + 1, **metrics, "seconds": round(time.perf_counter() - started, 3)})
-        if _improved(state, metrics["val_loss"], settings):
+        if val_data is not None and _improved(state, metrics["val_loss"], settings):
             state.best_epoch, state.best_val_loss = epoch + 1, metrics["val_loss"]
             if settings.early_stopping.patience:
                 save_best_weights(checkpoint_dir, model)

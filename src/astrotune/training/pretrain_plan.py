@@ -13,7 +13,7 @@ from dataclasses import replace
 from astrotune.config import config_hash, packing_sections
 from astrotune.data.sources import id_namespace, source_view
 from astrotune.models.heads import HeadSettings
-from astrotune.models.schedules import base_layer_count
+from astrotune.models.schedules import ARCHITECTURES, base_layer_count
 
 PRETRAINED = "pretrained"
 WEIGHTS_FILE = "results/{dataset}/pretrained/{arch}.weights.h5"
@@ -103,6 +103,19 @@ def pretrain_layers(arch, config):
     """Trainable layers of the pretraining run of ``arch``: every layer of its base as built for its head."""
     section = pretrain_training_section(config, arch)
     return base_layer_count(arch, HeadSettings.from_config(section.get("head")))
+
+
+def pretrain_order(config, archs):
+    """``archs`` from the dearest pretraining to the cheapest, so that the longest starts first (a long
+    one started last runs on alone). A run's estimated cost is its epochs times the pixels of an image as
+    the base sees it (Xception's 71 px minimum makes a 32 px image 5x dearer), then the base's depth
+    (building the training step's graph, most of a short run's first epoch, grows with it)."""
+    def cost(arch):
+        section = pretrain_training_section(config, arch)
+        side = max(section["center_crop"] or source_view(config)["dataset"]["image_size"], ARCHITECTURES[arch].min_size)
+        return section["epochs"] * side * side, ARCHITECTURES[arch].n_layers
+
+    return sorted(archs, key=cost, reverse=True)
 
 
 def source_name(config):
