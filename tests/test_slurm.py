@@ -121,7 +121,7 @@ LOCAL_RULES = {"split_dataset", "evaluate_model", "aggregate_results", "plot_arc
 
 def test_other_jobs_ran_on_slurm_without_a_gpu(slurm_run):
     _, _, jobs, _ = slurm_run
-    cpu_rules = ["render_synthetic_sky", "pack_dataset", "summarize_architecture", "explain_models",
+    cpu_rules = ["render_synthetic_sky", "pack_dataset", "summarize_architectures", "explain_models",
                  "cluster_embeddings"]
     assert set(cpu_rules) <= set(jobs)
     for job_id in [job_id for rule in cpu_rules for job_id in jobs[rule]]:

@@ -65,7 +65,7 @@ def test_editing_one_schedule_reruns_only_that_architecture(tiny_run, tmp_path):
     config["architectures"]["MobileNetV2"] = [0, 1, 3]
     jobs = dry_run_with(tiny_run, tmp_path, config)
     assert jobs["train_model"] == 1 and jobs["evaluate_model"] == 1
-    assert jobs["plot_architecture"] == 1 and jobs["summarize_architecture"] == 1
+    assert jobs["plot_architecture"] == 1 and jobs["summarize_architectures"] == 1
     assert "pack_dataset" not in jobs and "render_synthetic_sky" not in jobs
 
 
@@ -76,7 +76,7 @@ def test_network_settings_rerun_nothing_and_the_learning_rate_every_training(tin
     jobs = dry_run_with(tiny_run, tmp_path, config)
     n_models = sum(len(layers) for layers in TINY_CONFIG["architectures"].values())
     assert jobs["train_model"] == n_models
-    assert not {"render_synthetic_sky", "pack_dataset", "split_dataset", "summarize_architecture"} & set(jobs)
+    assert not {"render_synthetic_sky", "pack_dataset", "split_dataset", "summarize_architectures"} & set(jobs)
 
 
 def test_more_seeds_train_only_the_new_seeds_runs_and_redo_the_tables(tiny_run, tmp_path):

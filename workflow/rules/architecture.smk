@@ -1,27 +1,28 @@
 # Paper Tables 2 and 3 from the models alone (no data, no training): layer and parameter counts.
 
 
-rule summarize_architecture:
+# One job for every architecture: building a model takes seconds, starting TensorFlow about as long.
+rule summarize_architectures:
     output:
-        "results/{dataset}/architectures/{arch}.csv",
+        summaries=[f"results/{DATASET}/architectures/{arch}.csv" for arch in ARCHS],
     log:
-        "logs/{dataset}/summarize_architecture/{arch}.log",
+        f"logs/{DATASET}/summarize_architectures.log",
     benchmark:
-        "logs/benchmarks/{dataset}/summarize_architecture/{arch}.tsv"
+        f"logs/benchmarks/{DATASET}/summarize_architectures.tsv"
     conda:
         "../envs/astrotune.yaml"
     params:
-        schedule=lambda wildcards: arch_layers(wildcards.arch),
-        head=lambda wildcards: STEPS[(wildcards.arch, arch_layers(wildcards.arch)[0])].head,
+        schedules={arch: arch_layers(arch) for arch in ARCHS},
+        heads={arch: STEPS[(arch, arch_layers(arch)[0])].head for arch in ARCHS},
         n_classes=len(config["dataset"]["classes"]),
         input_shape=[config["dataset"]["image_size"], config["dataset"]["image_size"], 3],
     script:
-        "../scripts/summarize_architecture.py"
+        "../scripts/summarize_architectures.py"
 
 
 rule architecture_tables:
     input:
-        expand("results/{dataset}/architectures/{arch}.csv", dataset=DATASET, arch=ARCHS),
+        rules.summarize_architectures.output.summaries,
     output:
         table2=report(f"results/{DATASET}/tables/table2.html", caption="../report/table2.rst", category="Paper tables"),
         table3=report(f"results/{DATASET}/tables/table3.html", caption="../report/table3.rst", category="Paper tables"),
