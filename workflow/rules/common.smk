@@ -137,7 +137,7 @@ def weights_origin(wildcards):
 def pretrain_weights_inputs(wildcards):
     """What building a base before pretraining needs (ImageNet weights at the source's side, a file)."""
     section = pretrain_plan.pretrain_training_section(config, wildcards.arch)
-    side = section["center_crop"] or VIEWS[PRETRAIN_SOURCE]["dataset"]["image_size"]
+    side = pretrain_plan.pretrain_input_side(config, wildcards.arch)
     return base_weights_inputs(wildcards.arch, section["weights"], side)
 
 

@@ -105,15 +105,20 @@ def pretrain_layers(arch, config):
     return base_layer_count(arch, HeadSettings.from_config(section.get("head")))
 
 
+def pretrain_input_side(config, arch):
+    """Side in pixels of the images the pretraining run of ``arch`` reads: its ``center_crop``, else the
+    source's ``image_size``."""
+    return pretrain_training_section(config, arch)["center_crop"] or source_view(config)["dataset"]["image_size"]
+
+
 def pretrain_order(config, archs):
     """``archs`` from the dearest pretraining to the cheapest, so that the longest starts first (a long
     one started last runs on alone). A run's estimated cost is its epochs times the pixels of an image as
     the base sees it (Xception's 71 px minimum makes a 32 px image 5x dearer), then the base's depth
     (building the training step's graph, most of a short run's first epoch, grows with it)."""
     def cost(arch):
-        section = pretrain_training_section(config, arch)
-        side = max(section["center_crop"] or source_view(config)["dataset"]["image_size"], ARCHITECTURES[arch].min_size)
-        return section["epochs"] * side * side, ARCHITECTURES[arch].n_layers
+        side = max(pretrain_input_side(config, arch), ARCHITECTURES[arch].min_size)
+        return pretrain_training_section(config, arch)["epochs"] * side * side, ARCHITECTURES[arch].n_layers
 
     return sorted(archs, key=cost, reverse=True)
 
